@@ -1,0 +1,33 @@
+# Beffroi developer commands. `make test` is what CI runs (.ci/run).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: venv test lint typecheck unit demo lock clean
+
+venv: $(VENV)/.installed
+
+# Reinstall when the dependency list or the pinned constraints change.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	touch $@
+
+lint: venv
+	$(BIN)/ruff check .
+
+typecheck: venv
+	$(BIN)/mypy ingest devices rules simulator dashboards
+
+unit: venv
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+# Regenerate the pinned versions after changing dependencies in pyproject.toml.
+lock: venv
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
