@@ -1,0 +1,1 @@
+"""Dragino LGT-92 LoRaWAN GPS tracker."""
