@@ -27,6 +27,7 @@ VENDORS = Path(__file__).resolve().parents[2] / "devices" / "vendors"
 MODELS = {
     "dragino-ldds75": "dragino/ldds75",
     "dragino-lgt92": "dragino/lgt92",
+    "dingtek-df703": "dingtek/df703",
 }
 
 
@@ -185,6 +186,14 @@ def test_decoder_never_raises_on_damaged_frames(model: str, data: st.DataObject)
 # Round trips: a strategy of simulator readings per model, and the tolerance of each quantity (frame resolution).
 LAT = st.floats(-89.9, 89.9)
 LON = st.floats(-179.9, 179.9)
+FLAG = st.sampled_from([0.0, 1.0])
+
+
+def _maybe_position(readings: dict[str, float]) -> st.SearchStrategy[dict[str, float]]:
+    """The readings alone, or with a position away from 0°, 0° (which devices use for "no fix")."""
+    fix = st.tuples(LAT.filter(lambda v: abs(v) > 1e-3), LON).map(lambda p: {"latitude": p[0], "longitude": p[1]})
+    return st.just(readings) | fix.map(lambda position: {**readings, **position})
+
 ROUND_TRIPS: dict[str, tuple[st.SearchStrategy[dict[str, float]], dict[str, float]]] = {
     "dragino-ldds75": (
         st.fixed_dictionaries({"distance": st.integers(280, 7500).map(float),
@@ -197,6 +206,13 @@ ROUND_TRIPS: dict[str, tuple[st.SearchStrategy[dict[str, float]], dict[str, floa
         .filter(lambda r: abs(r["latitude"]) >= 1e-6 or abs(r["longitude"]) >= 1e-6),   # 0, 0 means "no fix"
         {"latitude": 5.1e-7, "longitude": 5.1e-7, "battery_voltage": 0.0005, "alarm": 0, "altitude": 0.005,
          "hdop": 0.005}),
+    "dingtek-df703": (
+        st.fixed_dictionaries({"distance": st.integers(0, 5000).map(float), "temperature": st.integers(-30, 90)
+                               .map(float), "tilt_angle": st.integers(0, 180).map(float),
+                               "fire": FLAG, "tilt": FLAG, "full_alarm": FLAG}).flatmap(_maybe_position),
+        # float32 coordinates printed with 6 decimals: ulp/2 (7.6e-6° at 180°) + 5e-7 rounding
+        {"distance": 0, "temperature": 0, "tilt_angle": 0, "fire": 0, "tilt": 0, "full_alarm": 0,
+         "latitude": 1e-5, "longitude": 1e-5}),
 }
 
 

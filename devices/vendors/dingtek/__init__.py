@@ -1,0 +1,1 @@
+"""Dingtek device models (DF703 waste bin level sensor)."""
