@@ -20,7 +20,13 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy ingest devices rules simulator dashboards
 
-unit: venv
+# PGlite + TimescaleDB (npm, pinned by package-lock.json) for the TimescaleDB DDL smoke test.
+PGLITE := tests/timescale/pglite
+$(PGLITE)/node_modules/.installed: $(PGLITE)/package-lock.json
+	@if command -v npm >/dev/null; then cd $(PGLITE) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: the TimescaleDB smoke test will not run"; fi
+
+unit: venv $(PGLITE)/node_modules/.installed
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
