@@ -28,6 +28,7 @@ MODELS = {
     "dragino-ldds75": "dragino/ldds75",
     "dragino-lgt92": "dragino/lgt92",
     "dingtek-df703": "dingtek/df703",
+    "pepperl-fuchs-wilsen-sonic-level": "pepperl_fuchs/wilsen_sonic_level",
 }
 
 
@@ -213,6 +214,11 @@ ROUND_TRIPS: dict[str, tuple[st.SearchStrategy[dict[str, float]], dict[str, floa
         # float32 coordinates printed with 6 decimals: ulp/2 (7.6e-6° at 180°) + 5e-7 rounding
         {"distance": 0, "temperature": 0, "tilt_angle": 0, "fire": 0, "tilt": 0, "full_alarm": 0,
          "latitude": 1e-5, "longitude": 1e-5}),
+    "pepperl-fuchs-wilsen-sonic-level": (
+        st.fixed_dictionaries({"distance": st.integers(0, 10000).map(float), "temperature": st.floats(-40, 85),
+                               "battery_voltage": st.floats(2.5, 3.9)}).flatmap(_maybe_position),
+        # temperature: float32 then one decimal; battery in tenths of a volt
+        {"distance": 0, "temperature": 0.0501, "battery_voltage": 0.0501, "latitude": 5.1e-7, "longitude": 5.1e-7}),
 }
 
 

@@ -8,7 +8,7 @@ so the decoded strings match the reference byte for byte.
 from __future__ import annotations
 
 import struct
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 __all__ = ["result", "failure", "u16", "s16", "s32", "to_fixed", "pack"]
@@ -39,7 +39,7 @@ def to_fixed(value: float, digits: int) -> str:
     if value == 0:
         value = 0.0  # JavaScript prints -0 as "0.00"
     quantum = Decimal(1).scaleb(-digits)
-    return str(Decimal(value).quantize(quantum, rounding=ROUND_HALF_UP))
+    return str(Decimal(value).quantize(quantum, rounding=ROUND_HALF_UP, context=Context(prec=400)))
 
 
 def pack(fmt: str, value: float, scale: float, what: str) -> bytes:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import struct
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 UPLINK_FPORT = 3
@@ -40,7 +40,8 @@ def _failure(text: str) -> dict[str, Any]:
 
 def _to_fixed(value: float, digits: int) -> str:
     """JavaScript ``toFixed``: the reference codec prints coordinates this way."""
-    return str(Decimal(value if value else 0.0).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+    quantum = Decimal(1).scaleb(-digits)
+    return str(Decimal(value if value else 0.0).quantize(quantum, rounding=ROUND_HALF_UP, context=Context(prec=400)))
 
 
 def _coordinates(frame: bytes, data: dict[str, Any], warnings: list[str]) -> None:

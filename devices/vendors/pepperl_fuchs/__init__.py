@@ -1,0 +1,1 @@
+"""Pepperl+Fuchs device models (WILSEN.sonic.level wireless ultrasonic level sensor)."""

@@ -1,0 +1,1 @@
+"""Pepperl+Fuchs WILSEN.sonic.level wireless ultrasonic level sensor."""
