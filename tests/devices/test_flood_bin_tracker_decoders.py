@@ -29,6 +29,7 @@ MODELS = {
     "dragino-lgt92": "dragino/lgt92",
     "dingtek-df703": "dingtek/df703",
     "pepperl-fuchs-wilsen-sonic-level": "pepperl_fuchs/wilsen_sonic_level",
+    "ellenex-pls2-l": "ellenex/pls2_l",
 }
 
 
@@ -219,6 +220,9 @@ ROUND_TRIPS: dict[str, tuple[st.SearchStrategy[dict[str, float]], dict[str, floa
                                "battery_voltage": st.floats(2.5, 3.9)}).flatmap(_maybe_position),
         # temperature: float32 then one decimal; battery in tenths of a volt
         {"distance": 0, "temperature": 0.0501, "battery_voltage": 0.0501, "latitude": 5.1e-7, "longitude": 5.1e-7}),
+    "ellenex-pls2-l": (
+        st.fixed_dictionaries({"water_level": st.floats(-32.7, 32.7), "battery_voltage": st.floats(2.5, 3.9)}),
+        {"water_level": 0.0005, "battery_voltage": 0.0501}),
 }
 
 

@@ -1,0 +1,1 @@
+"""Ellenex device models (PLS2-L submersible level transmitter)."""

@@ -1,0 +1,1 @@
+"""Ellenex PLS2-L low-power submersible level transmitter for liquid media."""
