@@ -16,6 +16,7 @@ __all__ = ["main", "build_parser"]
 COMMAND_MODULES = (
     "ingest.commands.migrate",
     "ingest.commands.bench",
+    "ingest.commands.tokens",
 )
 
 

@@ -47,6 +47,11 @@ def _non_negative(value: Any) -> str | None:
     return None if value >= 0 else "must be 0 or more"
 
 
+def _feed_decimals(value: Any) -> str | None:
+    # 0 decimals is ~110 km, 4 is ~11 m: beyond 3 (~110 m) the public feed would pinpoint a flock and its shepherd
+    return None if 0 <= value <= 3 else "must be between 0 and 3 (decimal places of latitude/longitude)"
+
+
 def _one_of(*choices: str) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
         return None if value in choices else f"must be one of {', '.join(choices)}"
@@ -95,6 +100,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log", "level", str, "INFO", _one_of("DEBUG", "INFO", "WARNING", "ERROR")),
     Setting("log", "format", str, "text", _one_of("text", "json")),
     Setting("devices", "extra_paths", list, []),
+    Setting("api", "cors_origins", list, []),
+    Setting("api", "trusted_proxies", list, []),
+    Setting("api", "auth_max_failures", int, 10, _positive),
+    Setting("api", "auth_failure_window_s", int, 300, _positive),
+    Setting("api", "chirpstack_secret", str, ""),
+    Setting("api", "export_batch_rows", int, 5000, _positive),
+    Setting("api", "export_concurrency", int, 2, _positive),
+    Setting("feed", "enabled", bool, False),
+    Setting("feed", "round_decimals", int, 2, _feed_decimals),
+    Setting("feed", "delay_minutes", int, 60, _non_negative),
+    Setting("feed", "max_age_hours", int, 24, _positive),
+    Setting("feed", "cors_origins", list, []),
 )
 
 _BY_NAME: dict[tuple[str, str], Setting] = {(s.section, s.key): s for s in SETTINGS}

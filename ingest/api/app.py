@@ -18,6 +18,8 @@ from ingest.config import Config
 __all__ = ["ApiContext", "CONTEXT", "build_app", "ROUTE_MODULES"]
 
 ROUTE_MODULES: tuple[str, ...] = (
+    "ingest.api.auth",        # first: failure limiter, CORS and security-header middlewares
+    "ingest.api.audit",       # audit middleware: every successful write names its caller
 )
 
 
