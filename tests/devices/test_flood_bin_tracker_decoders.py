@@ -30,6 +30,7 @@ MODELS = {
     "dingtek-df703": "dingtek/df703",
     "pepperl-fuchs-wilsen-sonic-level": "pepperl_fuchs/wilsen_sonic_level",
     "ellenex-pls2-l": "ellenex/pls2_l",
+    "digital-matter-oyster": "digital_matter/oyster",
 }
 
 
@@ -223,6 +224,13 @@ ROUND_TRIPS: dict[str, tuple[st.SearchStrategy[dict[str, float]], dict[str, floa
     "ellenex-pls2-l": (
         st.fixed_dictionaries({"water_level": st.floats(-32.7, 32.7), "battery_voltage": st.floats(2.5, 3.9)}),
         {"water_level": 0.0005, "battery_voltage": 0.0501}),
+    "digital-matter-oyster": (
+        st.fixed_dictionaries({"latitude": LAT, "longitude": LON, "battery_voltage": st.floats(3.0, 6.3),
+                               "speed": st.integers(0, 255).map(float), "heading": st.floats(0, 359.99),
+                               "motion": FLAG}),
+        # battery: 0.025 V steps then 0.01 V rounding; heading: 5.625° steps
+        {"latitude": 5.1e-8, "longitude": 5.1e-8, "battery_voltage": 0.0176, "speed": 0, "heading": 2.8125,
+         "motion": 0}),
 }
 
 

@@ -1,0 +1,1 @@
+"""Digital Matter device models (Oyster LoRaWAN GPS asset tracker)."""

@@ -1,0 +1,1 @@
+"""Digital Matter Oyster rugged battery-powered LoRaWAN GPS asset tracker."""
