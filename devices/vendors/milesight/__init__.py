@@ -1,0 +1,1 @@
+"""Milesight device models (channel/type item payloads on fPort 85)."""
