@@ -1,0 +1,1 @@
+"""Decentlab device models (protocol v2 sensor-group payloads)."""
