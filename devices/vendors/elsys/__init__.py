@@ -1,0 +1,1 @@
+"""Elsys device models (type-value payloads)."""
