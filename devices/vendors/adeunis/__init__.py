@@ -1,0 +1,1 @@
+"""Adeunis device models (frame-code payloads)."""
