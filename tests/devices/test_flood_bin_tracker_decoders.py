@@ -31,6 +31,7 @@ MODELS = {
     "pepperl-fuchs-wilsen-sonic-level": "pepperl_fuchs/wilsen_sonic_level",
     "ellenex-pls2-l": "ellenex/pls2_l",
     "digital-matter-oyster": "digital_matter/oyster",
+    "abeeway-compact-tracker": "abeeway/compact_tracker",
 }
 
 
@@ -231,6 +232,13 @@ ROUND_TRIPS: dict[str, tuple[st.SearchStrategy[dict[str, float]], dict[str, floa
         # battery: 0.025 V steps then 0.01 V rounding; heading: 5.625° steps
         {"latitude": 5.1e-8, "longitude": 5.1e-8, "battery_voltage": 0.0176, "speed": 0, "heading": 2.8125,
          "motion": 0}),
+    "abeeway-compact-tracker": (
+        st.fixed_dictionaries({"temperature": st.floats(-40, 80), "motion": FLAG, "alarm": FLAG},
+                              optional={"gps_accuracy": st.floats(0, 990)}).flatmap(_maybe_position)
+        .filter(lambda r: "latitude" in r or "gps_accuracy" not in r),     # accuracy only comes with a fix
+        # temperature: 129/255 °C steps then 0.1 °C; coordinates: 24 bits of 1e-7° << 8; EHPE: 1000/255 m steps
+        {"temperature": 0.31, "motion": 0, "alarm": 0, "gps_accuracy": 1.97, "latitude": 1.29e-5,
+         "longitude": 1.29e-5}),
 }
 
 

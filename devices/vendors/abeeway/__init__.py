@@ -1,0 +1,1 @@
+"""Abeeway device models (Compact Tracker, Asset Tracker 2 firmware)."""

@@ -1,0 +1,1 @@
+"""Abeeway Compact Tracker running the Asset Tracker 2.x firmware."""
