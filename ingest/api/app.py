@@ -20,6 +20,7 @@ __all__ = ["ApiContext", "CONTEXT", "build_app", "ROUTE_MODULES"]
 ROUTE_MODULES: tuple[str, ...] = (
     "ingest.api.auth",        # first: failure limiter, CORS and security-header middlewares
     "ingest.api.audit",       # audit middleware: every successful write names its caller
+    "ingest.api.export",
 )
 
 
