@@ -21,6 +21,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "ingest.api.auth",        # first: failure limiter, CORS and security-header middlewares
     "ingest.api.audit",       # audit middleware: every successful write names its caller
     "ingest.api.export",
+    "ingest.api.feed",
 )
 
 
