@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "ingest.commands.migrate",
     "ingest.commands.bench",
     "ingest.commands.tokens",
+    "ingest.commands.devices",
+    "ingest.commands.replay",
 )
 
 
