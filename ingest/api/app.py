@@ -22,6 +22,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "ingest.api.audit",       # audit middleware: every successful write names its caller
     "ingest.api.export",
     "ingest.api.feed",
+    "ingest.api.chirpstack_http",
 )
 
 
