@@ -13,12 +13,13 @@ CREATE TABLE alerts (
     threshold         double precision,
     details           jsonb NOT NULL DEFAULT '{}'::jsonb,
     started_at        timestamptz NOT NULL,        -- when the condition began (pending)
-    fired_at          timestamptz,
+    fired_at          timestamptz,                 -- when it last entered firing (escalation counts from here)
     acked_at          timestamptz,
     acked_by          text,
     resolved_at       timestamptz,
     level             integer NOT NULL DEFAULT 0,  -- escalation level notified so far (0: nobody yet)
     next_notify_at    timestamptz,                 -- next escalation / repeat check while firing and unacknowledged
+    last_notified_at  timestamptz,
     delivery_failures integer NOT NULL DEFAULT 0,  -- notifications given up on (shown in the alert list)
     last_delivery_error text,
     updated_at        timestamptz NOT NULL
