@@ -199,3 +199,17 @@ def test_encode_then_decode_gives_the_readings_back(model: str, data: st.DataObj
 
 def test_round_trips_cover_every_model() -> None:
     assert set(ROUND_TRIPS) == set(MODELS)
+
+
+def test_lgt92_encoder_keeps_the_position_when_the_altitude_does_not_fit() -> None:
+    readings = {"latitude": 45.1885, "longitude": 5.7245, "altitude": 600.0, "hdop": 1.2, "battery_voltage": 3.6}
+    decoded = PROFILES["dragino-lgt92"].decode(*PROFILES["dragino-lgt92"].encode(readings))
+    assert [(p.latitude, p.longitude, p.altitude) for p in decoded.positions] == [(45.1885, 5.7245, None)]
+
+
+def test_ldds75_out_of_range_codes_are_not_stored_as_distances() -> None:
+    """0 mm (no probe) and 20 mm (invalid) would read as the river at the sensor face: a false flood alarm."""
+    for raw in (0, 20):
+        decoded = PROFILES["dragino-ldds75"].decode(2, bytes.fromhex("0d3b") + raw.to_bytes(2, "big") + bytes(4))
+        assert not decoded.errors and decoded.warnings
+        assert {r.quantity for r in decoded.readings} == {"battery_voltage"}

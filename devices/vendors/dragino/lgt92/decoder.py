@@ -76,8 +76,9 @@ def decode_uplink(fport: int, payload: bytes, recv_time: datetime | None = None)
 def encode_uplink(readings: dict[str, float]) -> tuple[int, bytes]:
     """latitude/longitude (°), battery_voltage (V), alarm (0/1), optional altitude (m) and hdop -> a position frame.
 
-    With altitude or hdop the 18-byte frame is sent (roll and pitch 0); its altitude field is int16 centimetres,
-    so only -327.68 .. 327.67 m can be carried. Latitude and longitude both 0 read back as "no fix".
+    With altitude or hdop the 18-byte frame is sent (roll and pitch 0). Its altitude field is int16 centimetres
+    and HDOP one byte of hundredths: when they cannot be carried (above 327.67 m, HDOP above 2.55) the 11-byte frame
+    is sent instead, so the position still gets through. Latitude and longitude both 0 read back as "no fix".
     """
     battery = pack("H", readings.get("battery_voltage", 3.6), 1000, "battery_voltage")
     if u16(battery, 0) > 0x3FFF:
@@ -88,6 +89,10 @@ def encode_uplink(readings: dict[str, float]) -> tuple[int, bytes]:
              + status.to_bytes(2, "big")
              + bytes([(1 << 6) | 0x20 | 4]))                  # motion mode "Move", LED on, firmware 1.6.4
     if "altitude" in readings or "hdop" in readings:
-        frame += (b"\x00" * 4 + pack("B", readings.get("hdop", 1.0), 100, "hdop")
-                  + pack("h", readings.get("altitude", 0.0), 100, "altitude"))
+        try:
+            extension = (b"\x00" * 4 + pack("B", readings.get("hdop", 1.0), 100, "hdop")
+                         + pack("h", readings.get("altitude", 0.0), 100, "altitude"))
+        except ValueError:
+            extension = b""
+        frame += extension
     return UPLINK_FPORT, frame
