@@ -23,6 +23,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "ingest.api.export",
     "ingest.api.feed",
     "ingest.api.chirpstack_http",
+    "ingest.api.devices",
 )
 
 

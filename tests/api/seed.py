@@ -1,26 +1,23 @@
-"""Test data: a few devices of each family with readings, aggregates and positions, and a fake profile registry."""
+"""Test data: a few devices of each family with readings, aggregates and positions, and the profile registry."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import psycopg
 
+from devices.registry import ProfileRegistry
+
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 
-# profile id -> family, the only part of the registry the API reads besides the profile's own fields
-REGISTRY = [SimpleNamespace(id="test-co2", family="co2", vendor="Test", model="CO2", uplink_period_s=600),
-            SimpleNamespace(id="test-flood", family="flood", vendor="Test", model="Flood", uplink_period_s=300),
-            SimpleNamespace(id="test-tracker", family="tracker", vendor="Test", model="Tracker",
-                            uplink_period_s=900)]
+REGISTRY = ProfileRegistry.load()      # the built-in profiles, loaded once for the API tests
 
 DEVICES = [  # dev_eui, name, profile, site
-    ("a000000000000001", "ecole-jaures-s12", "test-co2", "ecole-jaures"),
-    ("a000000000000002", "ecole-jaures-s14", "test-co2", "ecole-jaures"),
-    ("b000000000000001", "pont-neuf", "test-flood", "riviere"),
-    ("c000000000000001", "collier-07", "test-tracker", "alpage-nord"),
-    ("c000000000000002", "collier-08", "test-tracker", "alpage-nord"),
+    ("a000000000000001", "ecole-jaures-s12", "milesight-am307", "ecole-jaures"),
+    ("a000000000000002", "ecole-jaures-s14", "milesight-am307", "ecole-jaures"),
+    ("b000000000000001", "pont-neuf", "milesight-em500-swl", "riviere"),
+    ("c000000000000001", "collier-07", "dragino-lgt92", "alpage-nord"),
+    ("c000000000000002", "collier-08", "dragino-lgt92", "alpage-nord"),
 ]
 
 
@@ -49,4 +46,9 @@ def seed(conn: psycopg.Connection) -> dict[str, list[tuple]]:
     with conn.cursor() as cur:
         cur.executemany("INSERT INTO positions (time, dev_eui, latitude, longitude, altitude, accuracy) "
                         "VALUES (%s, %s, %s, %s, %s, %s)", positions)
+    # last seen: s12 just now, s14 an hour ago (silent for a 10-min device), the river station never
+    conn.execute("INSERT INTO device_state (dev_eui, last_seen, last_f_cnt, last_rssi, last_snr, uplinks) VALUES "
+                 "('a000000000000001', %s, 11, -97, 6.5, 12), ('a000000000000002', %s, 3, -110, -2.5, 4), "
+                 "('c000000000000001', %s, 11, -90, 8, 12)",
+                 (T0 + timedelta(minutes=110), T0 + timedelta(minutes=30), T0 + timedelta(minutes=110)))
     return {"readings": readings, "positions": positions}
