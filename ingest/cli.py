@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "ingest.commands.tokens",
     "ingest.commands.devices",
     "ingest.commands.replay",
+    "ingest.commands.simulate",
 )
 
 

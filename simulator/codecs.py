@@ -63,9 +63,11 @@ class Codec:
 
     @property
     def accepts(self) -> frozenset[str]:
-        """Quantities worth handing to the encoder: the profile's readings, plus coordinates for trackers."""
+        """Quantities worth handing to the encoder: the profile's readings, coordinates for trackers, and the
+        battery (frames carry it even when the profile does not map it, e.g. an index the vendor documents
+        badly); encoders ignore what their device does not send."""
         extra = frozenset(POSITION_KEYS) if self.profile.position is not None else frozenset()
-        return self.profile.quantities | extra
+        return self.profile.quantities | extra | {"battery", "battery_voltage"}
 
     @property
     def param_names(self) -> frozenset[str]:

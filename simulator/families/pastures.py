@@ -17,10 +17,12 @@ Collars are named ``<pasture>-<name>-<index>``; they are registered at the beddi
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from simulator.clock import local_hour
 from simulator.families.common import BuildContext, FamilyBuild, SimDevice, make_spec
 from simulator.geo import LocalFrame, Polygon
 from simulator.physics.flock import Escape, Flock, FlockParams, GpsCollar
@@ -120,10 +122,14 @@ def build(section: list[Any], where: Where, ctx: BuildContext) -> FamilyBuild:
 def _measure(flock: Flock, member: str, gps: GpsCollar, frame: LocalFrame, accepts: frozenset[str]) -> Any:
     def measure(t: float, rng: np.random.Generator) -> dict[str, float]:
         flock.advance_to(t)
+        # Collars report motion (grazing by day, lying at night) and their own temperature (sun and fleece).
+        hour = local_hour(t, flock.tz)
+        out = {"motion": 1.0 if flock.is_day(t) else 0.0,
+               "temperature": round(14.0 + 7.0 * math.cos(2 * math.pi * (hour - 15) / 24) + rng.normal(0, 0.5), 1)}
         fix = gps.measure(*flock.position(member), frame, rng)
-        if fix is None:       # no fix this time: the collar reports what it can without a position
-            return {}
-        return {k: v for k, v in fix.items() if k in accepts}
+        if fix is not None:   # no fix this time: the collar reports what it can without a position
+            out.update(fix)
+        return {k: v for k, v in out.items() if k in accepts}
     return measure
 
 

@@ -16,9 +16,10 @@ during lessons (a Poisson rate), for a few minutes.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -53,6 +54,7 @@ class Timetable:
         if self.wednesday not in ("morning", "off", "full"):
             raise ValueError(f"timetable.wednesday must be morning, off or full, not {self.wednesday!r}")
 
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - few timetables, few days; they live as long as the run
     def school_day(self, day: date) -> bool:
         if day.weekday() >= 5 or day in self.public_holidays:
             return False
@@ -60,9 +62,8 @@ class Timetable:
             return False
         return not (day.weekday() == 2 and self.wednesday == "off")
 
-    def in_class(self, t: float, tz: ZoneInfo = PARIS) -> bool:
-        """True while pupils sit in the room (lesson time, not break, not lunch)."""
-        dt = local(t, tz)
+    def in_class(self, dt: datetime) -> bool:
+        """True while pupils sit in the room (lesson time, not break, not lunch) at local time *dt*."""
         if not self.school_day(dt.date()):
             return False
         m = dt.hour * 60 + dt.minute
@@ -73,9 +74,9 @@ class Timetable:
             return False
         return not any(_minutes(a) <= m < _minutes(b) for a, b in self.breaks)
 
-    def at_break_start(self, t: float, dt_s: float, tz: ZoneInfo = PARIS) -> bool:
-        """True when a break or the end of a session begins in [t, t+dt) on a school day (windows get opened)."""
-        here = local(t, tz)
+    def at_break_start(self, here: datetime, dt_s: float) -> bool:
+        """True when a break or the end of a session begins in [here, here+dt) on a school day (windows get
+        opened)."""
         if not self.school_day(here.date()):
             return False
         m0 = here.hour * 60 + here.minute + here.second / 60
@@ -162,16 +163,16 @@ class Classroom:
 
     def scheduled_occupants(self, t: float) -> int:
         p = self.params
-        return p.pupils + p.adults if p.timetable.in_class(t, self.tz) else 0
+        return p.pupils + p.adults if p.timetable.in_class(local(t, self.tz)) else 0
 
     def air_change(self, t: float) -> float:
         p = self.params
         return p.air_change_open_h if self.state.window_open(t) else p.air_change_closed_h
 
-    def _maybe_open_window(self, dt: float) -> None:
+    def _maybe_open_window(self, here: datetime, dt: float) -> None:
         p, s, t = self.params, self.state, self.t
         opened = False
-        if p.timetable.at_break_start(t, dt, self.tz):
+        if p.timetable.at_break_start(here, dt):
             opened = self.rng.random() < p.window_at_break_probability
         elif s.occupants:
             opened = self.rng.random() < 1 - math.exp(-p.window_in_lesson_per_h * dt / 3600)
@@ -179,15 +180,16 @@ class Classroom:
             minutes = self.rng.exponential(p.window_open_minutes)
             s.window_open_until = max(s.window_open_until, t + 60 * max(2.0, minutes))
 
-    def _outdoor_temperature(self, t: float) -> float:
+    def _outdoor_temperature(self, here: datetime) -> float:
         p = self.params
-        hour = local(t, self.tz).hour + local(t, self.tz).minute / 60
+        hour = here.hour + here.minute / 60
         return p.outdoor_temperature_c + p.outdoor_daily_swing_c / 2 * math.cos(2 * math.pi * (hour - 15) / 24)
 
     def _step(self, dt: float) -> None:
         p, s = self.params, self.state
-        s.occupants = self.scheduled_occupants(self.t)
-        self._maybe_open_window(dt)
+        here = local(self.t, self.tz)
+        s.occupants = p.pupils + p.adults if p.timetable.in_class(here) else 0
+        self._maybe_open_window(here, dt)
         lam = self.air_change(self.t)
         pupils = min(s.occupants, p.pupils)
         adults = s.occupants - pupils
@@ -197,14 +199,13 @@ class Classroom:
         s.co2_ppm = c_eq + (s.co2_ppm - c_eq) * decay
 
         # Temperature and humidity relax towards a target set by heating, occupants and open windows.
-        local_dt = local(self.t, self.tz)
-        heated = p.timetable.school_day(local_dt.date()) and 7 <= local_dt.hour < 17
+        heated = p.timetable.school_day(here.date()) and 7 <= here.hour < 17
         full = s.occupants / max(1, p.pupils + p.adults)
         target_t = (p.heating_setpoint_c if heated else p.setback_c) + p.occupant_heating_c * full
         target_h = p.humidity_base_pct + p.occupant_humidity_pct * full
         tau_h = p.thermal_time_constant_h
         if s.window_open(self.t):
-            target_t = 0.5 * target_t + 0.5 * self._outdoor_temperature(self.t)
+            target_t = 0.5 * target_t + 0.5 * self._outdoor_temperature(here)
             target_h = p.humidity_base_pct - 5
             tau_h = 0.25
         k = 1 - math.exp(-dt / 3600 / tau_h)

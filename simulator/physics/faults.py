@@ -33,6 +33,8 @@ class FaultParams:
     """
 
     battery_start_pct: float = 100.0
+    battery_full_v: float = 3.65
+    battery_empty_v: float = 3.0
     battery_drain_pct_per_day: float = 0.02
     battery_drain_pct_per_uplink: float = 0.0005
     silences: tuple[tuple[float, float | None], ...] = ()
@@ -68,7 +70,8 @@ class DeviceFaults:
 
     def battery(self, t: float) -> dict[str, float]:
         pct = self.battery_pct(t)
-        return {"battery": round(pct, 1), "battery_voltage": round(battery_voltage(pct), 3)}
+        volts = battery_voltage(pct, self.params.battery_full_v, self.params.battery_empty_v)
+        return {"battery": round(pct, 1), "battery_voltage": round(volts, 3)}
 
     def silent(self, t: float) -> bool:
         """True when the device sends nothing at *t* (a silence window, or a flat battery)."""

@@ -1,0 +1,1 @@
+"""Scenario sections, one module per family: each turns its YAML section into simulated devices."""
