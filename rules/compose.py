@@ -80,7 +80,7 @@ class Composer:
             "value": a.value, "threshold": a.threshold,
             "unit": "" if unit in ("", "bool", "count", "index", "level") else (" " + unit if unit[0].isalpha() else unit),
             "summary": a.summary, "since": a.fired_at or a.started_at, "now": now, "alert_id": a.id,
-            "ack_url": ack_url, "rule": a.rule, "route": a.route,
+            "ack_url": ack_url, "rule": a.rule, "route": a.route, "details": dict(a.details),
         }
 
     def compose(self, view: AlertView, event: str, to: Recipient | Webhook, outbox_id: int,

@@ -135,7 +135,8 @@ class Sender:
             while True:
                 try:
                     if listener is None or listener.closed:
-                        listener = await psycopg.AsyncConnection.connect(self.pool.conninfo, autocommit=True)
+                        dsn = self.pool.conninfo if isinstance(self.pool.conninfo, str) else ""
+                        listener = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
                         await listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
                     while await self.deliver_due() >= self.batch:
                         pass

@@ -55,12 +55,13 @@ class RateOfChange:
             return HOLD
         change = end_value - min(recent) if self.rising else max(recent) - end_value
         word = "rise" if self.rising else "fall"
-        details = {"change": change, "within_s": self.within.total_seconds()}
+        details = {"change": round(change, 6), "within_s": self.within.total_seconds(), "direction": word,
+                   "level": end_value}
         summary = f"{self.quantity} {word} {change:g} in {int(self.within.total_seconds() // 60)} min"
         if change >= self.amount:
-            return Verdict("firing", self.severity, end_value, self.amount, summary=summary, details=details)
+            return Verdict("firing", self.severity, round(change, 6), self.amount, summary=summary, details=details)
         if change <= self.clear:
-            return Verdict("ok", value=end_value, threshold=self.amount, summary=summary, details=details)
+            return Verdict("ok", value=round(change, 6), threshold=self.amount, summary=summary, details=details)
         return HOLD
 
 
