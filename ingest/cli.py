@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "ingest.commands.devices",
     "ingest.commands.replay",
     "ingest.commands.simulate",
+    "ingest.commands.dashboards",
 )
 
 
