@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "ingest.commands.replay",
     "ingest.commands.simulate",
     "ingest.commands.dashboards",
+    "ingest.commands.rules",
 )
 
 

@@ -9,8 +9,16 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from rules.lifecycle import NotAcknowledgeable
-from tests.rules.conftest import (FLOOD_RULE, Clock, add_device, alerts, make_engine, outbox, store_readings,
-                                  write_rules)
+from tests.rules.conftest import (
+    FLOOD_RULE,
+    Clock,
+    add_device,
+    alerts,
+    make_engine,
+    outbox,
+    store_readings,
+    write_rules,
+)
 from tests.rules.helpers import at
 
 GAUGE = "70b3d5e75e000001"
