@@ -24,8 +24,9 @@ from aiohttp import web
 
 from ingest.api.app import CONTEXT
 from ingest.api.auth import access, check_rate, json_error, record_failure
+from ingest.api.openapi import ok_json, operation, query
 
-__all__ = ["setup", "CHIRPSTACK_PATH", "topic_for"]
+__all__ = ["setup", "CHIRPSTACK_PATH", "topic_for", "OPENAPI_PATHS"]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,19 @@ async def chirpstack_event(request: web.Request) -> web.Response:
         raise json_error(web.HTTPServiceUnavailable, "not stored; the database or the pipeline is unavailable",
                          **{"Retry-After": "30"}) from exc
     return web.json_response({"accepted": True, "event": event})
+
+
+OPENAPI_PATHS = {CHIRPSTACK_PATH: {"post": operation(
+    "ChirpStack v4 HTTP integration: one event", "secret", tags=["ingest"],
+    parameters=[query("event", {"type": "string", "pattern": "^[a-z]{1,32}$"}, "event type: up, status, join, log...",
+                      required=True)],
+    body={"required": True, "description": "the event as ChirpStack sends it", "content": {
+        "application/json": {"schema": {"type": "object"}},
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+    responses={"200": ok_json("stored, or recorded as a reject", {"type": "object", "properties": {
+        "accepted": {"type": "boolean"}, "event": {"type": "string"}}})},
+    errors={"400": "no or malformed event type", "404": "the integration is disabled (no api.chirpstack_secret)",
+            "415": "Content-Type is neither JSON nor protobuf", "503": "not stored (database or pipeline down)"})}}
 
 
 def setup(app: web.Application) -> None:

@@ -21,9 +21,11 @@ from ingest.api.app import CONTEXT, ApiContext
 from ingest.api.audit import describe
 from ingest.api.auth import PRINCIPAL, access, json_error
 from ingest.api.common import FAMILIES, bad_request, iso, now_of, registry
+from ingest.api.openapi import json_body, ok_json, operation, path_param, query
 from ingest.fleet import FleetFileError, import_fleet, normalise_dev_eui, parse_fleet_csv
 
-__all__ = ["setup", "device_rows", "device_state", "SILENT_AFTER_PERIODS", "STATES", "open_alerts"]
+__all__ = ["setup", "device_rows", "device_state", "SILENT_AFTER_PERIODS", "STATES", "open_alerts", "OPENAPI_PATHS",
+           "OPENAPI_SCHEMAS"]
 
 SILENT_AFTER_PERIODS = 3      # a device missing three uplinks in a row is shown silent
 STATES = ("ok", "silent", "never", "unassigned", "disabled")
@@ -174,6 +176,62 @@ async def import_devices(request: web.Request) -> web.Response:
     describe(request, "devices", created=len(report["created"]), updated=len(report["updated"]),
              unchanged=len(report["unchanged"]), rejected=len(report["rejected"]))
     return web.json_response(report)
+
+
+_TIME = {"type": ["string", "null"], "format": "date-time"}
+_NUMBER = {"type": ["number", "null"]}
+OPENAPI_SCHEMAS = {
+    "Device": {"type": "object", "required": ["dev_eui", "name", "state"], "properties": {
+        "dev_eui": {"type": "string", "pattern": "^[0-9a-f]{16}$"}, "name": {"type": "string"},
+        "profile": {"type": ["string", "null"]}, "family": {"type": ["string", "null"]},
+        "site": {"type": ["string", "null"]}, "latitude": _NUMBER, "longitude": _NUMBER,
+        "tags": {"type": "object"}, "status": {"type": "string", "enum": ["active", "unassigned", "disabled"]},
+        "last_seen": _TIME, "uplinks": {"type": "integer"}, "open_alerts": {"type": "integer"},
+        "state": {"type": "string", "enum": list(STATES)}}},
+    "Alert": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "rule": {"type": "string"}, "dev_eui": {"type": "string"},
+        "state": {"type": "string"}, "severity": {"type": "string"}, "summary": {"type": "string"},
+        "value": _NUMBER, "threshold": _NUMBER, "started_at": _TIME, "fired_at": _TIME, "acked_at": _TIME,
+        "acked_by": {"type": ["string", "null"]}}},
+    "ImportReport": {"type": "object", "properties": {
+        "created": {"type": "array", "items": {"type": "string"}},
+        "updated": {"type": "array", "items": {"type": "string"}},
+        "unchanged": {"type": "array", "items": {"type": "string"}},
+        "rejected": {"type": "array", "items": {"type": "object", "properties": {
+            "line": {"type": "integer"}, "dev_eui": {"type": ["string", "null"]}, "reason": {"type": "string"}}}}}},
+}
+_DETAIL = {"allOf": [{"$ref": "#/components/schemas/Device"}, {"type": "object", "properties": {
+    "params": {"type": "object"},
+    "radio": {"type": "object", "properties": {"last_f_cnt": {"type": ["integer", "null"]}, "rssi": _NUMBER,
+                                               "snr": _NUMBER}},
+    "profile_info": {"type": ["object", "null"]},
+    "last_readings": {"type": "array", "items": {"type": "object", "properties": {
+        "quantity": {"type": "string"}, "time": _TIME, "value": {"type": "number"}}}},
+    "last_position": {"type": ["object", "null"], "description": "operators only (tracker data)"},
+    "alerts": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}}}}]}
+OPENAPI_PATHS = {
+    "/api/devices": {"get": operation(
+        "List devices with their family, state and open alerts", "viewer", tags=["devices"],
+        parameters=[query("site", {"type": "string"}, "only this site"),
+                    query("family", {"type": "string", "enum": list(FAMILIES)}, "only this family"),
+                    query("state", {"type": "string", "enum": list(STATES)}, "only devices in this state")],
+        responses={"200": ok_json("the devices", {"type": "object", "properties": {
+            "devices": {"type": "array", "items": {"$ref": "#/components/schemas/Device"}},
+            "count": {"type": "integer"}}})}, errors={"400": "unknown family"})},
+    "/api/devices/{dev_eui}": {"get": operation(
+        "One device: profile, last readings, last seen, radio, open alerts", "viewer", tags=["devices"],
+        parameters=[path_param("dev_eui", {"type": "string"}, "DevEUI (16 hex digits, separators allowed)")],
+        responses={"200": ok_json("the device", _DETAIL)},
+        errors={"400": "not a DevEUI", "404": "no such device"})},
+    "/api/devices/import": {"post": operation(
+        "Register or update devices from a fleet CSV file (as `beffroi devices import`)", "admin",
+        tags=["devices"],
+        body=json_body({"type": "string"}, "header dev_eui,name,profile[,site,latitude,longitude,tags,params]",
+                       media="text/csv"),
+        responses={"200": ok_json("what was created, updated, unchanged and rejected (with line and reason)",
+                                  {"$ref": "#/components/schemas/ImportReport"})},
+        errors={"400": "not UTF-8", "413": "larger than 16 MB", "422": "header missing or wrong"})},
+}
 
 
 def setup(app: web.Application) -> None:

@@ -30,9 +30,10 @@ from aiohttp import web
 
 from ingest.api.app import CONTEXT
 from ingest.api.auth import access, json_error
-from ingest.api.common import bad_request, now_of, select_devices, time_range
+from ingest.api.common import FAMILIES, bad_request, now_of, select_devices, time_range
+from ingest.api.openapi import operation, query
 
-__all__ = ["setup", "FORMATS", "KINDS", "stream_rows"]
+__all__ = ["setup", "FORMATS", "KINDS", "stream_rows", "OPENAPI_PATHS"]
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +221,35 @@ async def export_readings(request: web.Request) -> web.StreamResponse:
 @access("operator")
 async def export_positions(request: web.Request) -> web.StreamResponse:
     return await _export(request, "positions")
+
+
+_SELECTION = [
+    query("from", {"type": "string", "format": "date-time"}, "start of the range (inclusive), ISO 8601",
+          required=True),
+    query("to", {"type": "string", "format": "date-time"}, "end of the range (exclusive); default now"),
+    query("device", {"type": "string", "pattern": "^[0-9A-Fa-f:-]{16,23}$"}, "DevEUI; repeat for several",
+          repeat=True),
+    query("site", {"type": "string"}, "devices of this site"),
+    query("family", {"type": "string", "enum": list(FAMILIES)}, "devices of this family"),
+    query("format", {"type": "string", "enum": list(FORMATS), "default": "csv"},
+          "csv, ndjson (one JSON object per line), json (one array) or parquet"),
+]
+_STREAM = {"description": "the rows, streamed (chunked transfer encoding), as an attachment",
+           "content": {media.split(";")[0]: {"schema": {"type": "string"}} for media in FORMATS.values()}}
+_ERRORS = {"400": "a parameter is missing or invalid (the message says which)",
+           "429": "too many failed authentications, or too many exports running (Retry-After)"}
+OPENAPI_PATHS = {
+    "/api/export/readings": {"get": operation(
+        "Export readings of a device, site or family over a time range", "viewer", tags=["export"],
+        parameters=[*_SELECTION,
+                    query("quantity", {"type": "string"}, "only these quantities (co2, water_level...)", repeat=True),
+                    query("interval", {"type": "string", "enum": list(_INTERVALS), "default": "raw"},
+                          "raw readings, or 15-minute / hourly aggregates (min, avg, max, last, count)")],
+        responses={"200": _STREAM}, errors=_ERRORS)},
+    "/api/export/positions": {"get": operation(
+        "Export tracker positions (personal data: operator role)", "operator", tags=["export"],
+        parameters=_SELECTION, responses={"200": _STREAM}, errors=_ERRORS)},
+}
 
 
 def setup(app: web.Application) -> None:

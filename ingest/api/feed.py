@@ -23,8 +23,9 @@ from aiohttp import web
 from ingest.api.app import CONTEXT, ApiContext
 from ingest.api.auth import access, json_error
 from ingest.api.common import families, now_of
+from ingest.api.openapi import operation
 
-__all__ = ["setup", "build_feed", "FEED_PATH"]
+__all__ = ["setup", "build_feed", "FEED_PATH", "OPENAPI_PATHS"]
 
 FEED_PATH = "/api/feed/flocks.geojson"
 _CACHE_S = 60.0
@@ -80,6 +81,23 @@ async def flocks(request: web.Request) -> web.Response:
         cache["expires"] = time.monotonic() + _CACHE_S
     return web.Response(text=cache["body"], content_type="application/geo+json",
                         headers={"Cache-Control": f"public, max-age={int(_CACHE_S)}"})
+
+
+_POINT = {"type": "object", "required": ["type", "geometry", "properties"], "properties": {
+    "type": {"const": "Feature"},
+    "geometry": {"type": "object", "properties": {"type": {"const": "Point"},
+                                                  "coordinates": {"type": "array", "items": {"type": "number"},
+                                                                  "minItems": 2, "maxItems": 2}}},
+    "properties": {"type": "object", "additionalProperties": False, "properties": {
+        "kind": {"const": "flock"}, "observed_at": {"type": "string", "format": "date-time"}}}}}
+OPENAPI_PATHS = {FEED_PATH: {"get": operation(
+    "Public, anonymised flock positions (GeoJSON) for hikers' maps", "public", tags=["feed"],
+    description="One point per flock, delayed by feed.delay_minutes and rounded to feed.round_decimals; nothing "
+                "else about trackers. 404 unless feed.enabled.",
+    responses={"200": {"description": "a GeoJSON FeatureCollection", "content": {"application/geo+json": {
+        "schema": {"type": "object", "properties": {"type": {"const": "FeatureCollection"},
+                                                    "features": {"type": "array", "items": _POINT}}}}}}},
+    errors={"404": "the feed is not enabled"})}}
 
 
 def setup(app: web.Application) -> None:
