@@ -41,7 +41,7 @@ from rules.store import (
     update_alert,
 )
 
-__all__ = ["Lifecycle", "NotAcknowledgeable"]
+__all__ = ["Lifecycle", "NotAcknowledgeable", "acknowledge"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,23 @@ ViewLookup = Callable[[AsyncConnection, AlertRow], Awaitable[AlertView]]
 
 class NotAcknowledgeable(Exception):
     """The alert is pending or resolved; only a firing alert can be acknowledged."""
+
+
+async def acknowledge(conn: AsyncConnection, alert_id: int, actor: str, now: datetime) -> AlertRow | None:
+    """Acknowledge a firing alert (idempotent when already acknowledged); None when it does not exist."""
+    alert = await lock_alert(conn, alert_id)
+    if alert is None:
+        return None
+    if alert.state == "acknowledged":
+        return alert
+    if alert.state != "firing":
+        raise NotAcknowledgeable(f"alert {alert_id} is {alert.state}; only a firing alert can be acknowledged")
+    await update_alert(conn, alert, now, state="acknowledged", acked_at=now, acked_by=actor, next_notify_at=None)
+    await add_transition(conn, alert.id, now, "firing", "acknowledged", alert.severity, actor)
+    cancelled = await cancel_pending(conn, alert.id, f"acknowledged by {actor}")
+    log.info("alert %s acknowledged by %s (%s pending notifications cancelled)", alert.id, actor, cancelled,
+             extra={"alert": alert.id, "rule": alert.rule, "dev_eui": alert.dev_eui})
+    return alert
 
 
 class Lifecycle:
@@ -119,20 +136,7 @@ class Lifecycle:
     # -- people ------------------------------------------------------------------------------------------------
 
     async def acknowledge(self, conn: AsyncConnection, alert_id: int, actor: str, now: datetime) -> AlertRow | None:
-        """Acknowledge a firing alert (idempotent when already acknowledged); None when it does not exist."""
-        alert = await lock_alert(conn, alert_id)
-        if alert is None:
-            return None
-        if alert.state == "acknowledged":
-            return alert
-        if alert.state != "firing":
-            raise NotAcknowledgeable(f"alert {alert_id} is {alert.state}; only a firing alert can be acknowledged")
-        await update_alert(conn, alert, now, state="acknowledged", acked_at=now, acked_by=actor, next_notify_at=None)
-        await add_transition(conn, alert.id, now, "firing", "acknowledged", alert.severity, actor)
-        cancelled = await cancel_pending(conn, alert.id, f"acknowledged by {actor}")
-        log.info("alert %s acknowledged by %s (%s pending notifications cancelled)", alert.id, actor, cancelled,
-                 extra={"alert": alert.id, "rule": alert.rule, "dev_eui": alert.dev_eui})
-        return alert
+        return await acknowledge(conn, alert_id, actor, now)
 
     async def resolve_removed(self, conn: AsyncConnection, alert_id: int, now: datetime) -> None:
         """Close an alert whose rule no longer exists in the rule files (no notification: nobody can act on it)."""

@@ -24,6 +24,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "ingest.api.feed",
     "ingest.api.chirpstack_http",
     "ingest.api.devices",
+    "ingest.api.alerts",
     "ingest.api.openapi",
 )
 
