@@ -18,11 +18,11 @@ RETRYABLE_STATUS = frozenset({408, 425, 429})
 
 async def request(session: aiohttp.ClientSession, method: str, url: str, *, what: str,
                   secrets: Iterable[str | None], headers: Mapping[str, str] | None = None,
-                  data: Any = None, auth: aiohttp.BasicAuth | None = None, timeout_s: float = 10.0) -> str:
+                  data: Any = None, timeout_s: float = 10.0) -> str:
     """Send; return the response text on 2xx, raise DeliveryError otherwise."""
     secrets = list(secrets)
     try:
-        async with session.request(method, url, headers=dict(headers or {}), data=data, auth=auth,
+        async with session.request(method, url, headers=dict(headers or {}), data=data,
                                    timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
             text = await resp.text(errors="replace")
             if 200 <= resp.status < 300:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import aiohttp
 
 from rules.notifiers import Notification
@@ -24,6 +26,7 @@ class TwilioSms:
     async def send(self, n: Notification) -> None:
         form = {"To": n.address, "Body": n.body}
         form["MessagingServiceSid" if self.sender.startswith("MG") else "From"] = self.sender
+        basic = base64.b64encode(f"{self.sid}:{self.token}".encode()).decode()
         await request(self.session, "POST", f"{self.endpoint}/2010-04-01/Accounts/{self.sid}/Messages.json",
-                      what=f"Twilio SMS to {n.address}", secrets=[self.token], data=form,
-                      auth=aiohttp.BasicAuth(self.sid, self.token), timeout_s=self.timeout_s)
+                      what=f"Twilio SMS to {n.address}", secrets=[self.token, basic], data=form,
+                      headers={"Authorization": f"Basic {basic}"}, timeout_s=self.timeout_s)
