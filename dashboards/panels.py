@@ -90,7 +90,8 @@ def table_panel(title: str, sql: str, *, h: int = 8, w: int = 12, description: s
                 units: Mapping[str, str] | None = None, colours: Mapping[str, Mapping[str, str]] | None = None,
                 sort_by: str = "", desc: bool = True) -> table.Panel:
     """A table; ``units`` and ``colours`` are per-column overrides (column → unit; column → value → colour)."""
-    panel = table.Panel().title(title).datasource(PG_REF).with_target(_sql(sql, "table")).height(h).span(w)
+    panel = (table.Panel().title(title).datasource(PG_REF).with_target(_sql(sql, "table")).height(h).span(w)
+             .align(cm.FieldTextAlignment.AUTO).inspect(False))
     if description:
         panel = panel.description(description)
     for column, unit in (units or {}).items():

@@ -78,8 +78,9 @@ ORDER BY fired_at DESC
 LIMIT 500
 """
 
-_DURATIONS = {"median_to_ack": "dtdurations", "p90_to_ack": "dtdurations", "median_to_resolve": "dtdurations",
-              "longest_to_resolve": "dtdurations", "to_ack": "dtdurations", "to_resolve": "dtdurations"}
+_BY_TEAM_UNITS = {"median_to_ack": "dtdurations", "p90_to_ack": "dtdurations", "median_to_resolve": "dtdurations",
+                  "longest_to_resolve": "dtdurations"}
+_HISTORY_UNITS = {"to_ack": "dtdurations", "to_resolve": "dtdurations"}
 
 
 def board() -> Dashboard:
@@ -98,9 +99,9 @@ def board() -> Dashboard:
                     .override_by_name("info", colour_override(SEVERITY_COLOURS["info"])))
         .with_panel(time_series("Time to acknowledge and to resolve (daily median)", DELAYS_SQL, unit="s", h=8,
                                 w=12))
-        .with_panel(table_panel("By team and rule", BY_TEAM_RULE_SQL, h=9, w=24, units=_DURATIONS,
+        .with_panel(table_panel("By team and rule", BY_TEAM_RULE_SQL, h=9, w=24, units=_BY_TEAM_UNITS,
                                 description="Team: the routing node that received the alert."))
-        .with_panel(table_panel("History", HISTORY_SQL, h=12, w=24, units=_DURATIONS,
+        .with_panel(table_panel("History", HISTORY_SQL, h=12, w=24, units=_HISTORY_UNITS,
                                 colours={"severity": SEVERITY_COLOURS}, description="Latest 500 alerts fired."))
     )
 

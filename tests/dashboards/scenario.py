@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - test data generated in SQL from constants of this file, no outside input
 """A small town's fleet, written straight into the database, for the dashboard SQL tests.
 
 Eight days of data ending now (the database clock), for all four families, with the situations the boards exist to
