@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import socket
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -44,11 +43,12 @@ class Gateway:
         self.answers: list[int] = []
         self.received: list[bytes] = []
         self.hang = False
-        self.got_one = asyncio.Event()
+        self.got_two = asyncio.Event()
 
     async def handle(self, request: web.Request) -> web.Response:
         self.received.append(await request.read())
-        self.got_one.set()
+        if len(self.received) >= 2:
+            self.got_two.set()
         if self.hang:
             await asyncio.sleep(3600)
         return web.Response(status=self.answers.pop(0) if self.answers else 200, text="ok")
@@ -157,15 +157,14 @@ async def test_a_sender_killed_mid_delivery_resends_after_restart_and_loses_noth
     seed(db, rows=2)
     gw.hang = True
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    proc = subprocess.Popen([sys.executable, "-m", "tests.rules.sender_worker", db_url, url], env=env)
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.rules.sender_worker", db_url, url,
+                                                env=env)
     try:
-        await asyncio.wait_for(gw.got_one.wait(), 60)
-        while len(gw.received) < 2:                      # both rows are in flight, the claim is uncommitted
-            await asyncio.sleep(0.05)
+        await asyncio.wait_for(gw.got_two.wait(), 60)   # both rows are in flight, the claim is uncommitted
         proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
+        await asyncio.wait_for(proc.wait(), 30)
     finally:
-        if proc.poll() is None:
+        if proc.returncode is None:
             proc.kill()
     assert statuses(db) == [("pending", 0), ("pending", 0)]     # the killed sender's claim died with it
     gw.hang = False
