@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 __all__ = ["EARTH_RADIUS_M", "LocalFrame", "Polygon", "distance_m"]
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -63,6 +65,21 @@ class Polygon:
             xj, yj = vs[j]
             if (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
                 inside = not inside
+            j = i
+        return inside
+
+    def contains_many(self, points: np.ndarray) -> np.ndarray:
+        """``contains`` for an (n, 2) array of points at once (the flock checks every animal every step)."""
+        x, y = points[:, 0], points[:, 1]
+        inside = np.zeros(len(points), dtype=bool)
+        vs = self.vertices
+        j = len(vs) - 1
+        for i in range(len(vs)):
+            xi, yi = vs[i]
+            xj, yj = vs[j]
+            if yi != yj:
+                crosses = ((yi > y) != (yj > y)) & (x < (xj - xi) * (y - yi) / (yj - yi) + xi)
+                inside ^= crosses
             j = i
         return inside
 

@@ -16,6 +16,7 @@ import argparse
 import base64
 import json
 import math
+import os
 import sys
 import time
 import uuid
@@ -124,7 +125,11 @@ def _run_scenario(args: argparse.Namespace) -> int:
         print(f"wrote {count} devices to {args.fleet_csv}", file=sys.stderr)
     progress = Progress(sim.scenario.start, sim.until, tz=scenario.tz)
     if args.dry_run:
-        result = play(sim.messages(), _print_message, speed=math.inf, sim_start=sim.scenario.start)
+        try:
+            result = play(sim.messages(), _print_message, speed=math.inf, sim_start=sim.scenario.start)
+        except BrokenPipeError:            # `| head`: the reader has seen enough
+            sys.stdout = open(os.devnull, "w")  # so the final flush stays quiet
+            return 0
     else:
         client_id = args.client_id or f"beffroi-sim-{uuid.uuid4().hex[:8]}"
         try:

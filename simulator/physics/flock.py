@@ -160,14 +160,12 @@ class Flock:
 
     def _keep_inside(self) -> None:
         """The fence holds: an animal whose new position would be outside is pulled back towards the centre."""
-        for i in range(self.params.sheep):
-            if self.escaped[i]:
-                continue
-            for _ in range(10):
-                x, y = self.centre + self.offsets[i]
-                if self.pasture.contains(float(x), float(y)):
-                    break
-                self.offsets[i] *= 0.5
+        for _ in range(10):
+            outside = ~self.pasture.contains_many(self.centre + self.offsets) & ~self.escaped
+            if not outside.any():
+                return
+            self.offsets[outside] *= 0.5
+        self.offsets[~self.pasture.contains_many(self.centre + self.offsets) & ~self.escaped] = 0.0
 
     def sheep_positions(self) -> np.ndarray:
         pos = self.centre + self.offsets
