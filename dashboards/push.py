@@ -105,12 +105,17 @@ def _call(what: str, func: Callable[..., T], *args: Any, missing_ok: bool = Fals
 
 
 def _check_version(api: GrafanaApi) -> str:
-    health = _call("reading /api/health", api.health.check) or {}
-    version = str(health.get("version", ""))
+    # GET /api/health answers without authentication; when it hides the version (hide_version), the
+    # authenticated /api/frontend/settings still reports it in buildInfo
+    health = _call("reading /api/health", api.client.GET, "/health") or {}
+    version = str(health.get("version") or "")
+    if not version:
+        build = _call("reading /api/frontend/settings", api.health.check) or {}
+        version = str(build.get("version") or "")
     try:
         major, minor = (int(part) for part in version.split("-")[0].split(".")[:2])
     except ValueError:
-        raise GrafanaTooOld(f"Grafana did not report a usable version in /api/health ({version!r}); the boards "
+        raise GrafanaTooOld(f"Grafana did not report a usable version ({version!r}); the boards "
                             f"target Grafana {GRAFANA_VERSION}") from None
     if (major, minor) < MIN_GRAFANA_VERSION:
         need = ".".join(map(str, MIN_GRAFANA_VERSION))
