@@ -8,7 +8,7 @@ from grafana_foundation_sdk.builders.dashboard import Dashboard
 from dashboards import variables as v
 from dashboards.boards.common import new_board
 from dashboards.ingest_metrics import ingest_panels
-from dashboards.panels import table_panel, time_series
+from dashboards.panels import table_panel, time_series, unit_override
 from dashboards.sql import devices_cte, last_value_cte, points_cte, weighted_avg
 
 UID = "beffroi-fleet"
@@ -105,7 +105,8 @@ def board() -> Dashboard:
                                 steps=((None, "red"), (20, "orange"), (40, "green"))))
         .with_panel(time_series(
             "Radio quality (all uplinks)", RADIO_SQL, unit="dB", h=8, w=12,
-            description="10th percentile and median of RSSI (dBm) and SNR (dB) over the selected devices."))
+            description="10th percentile and median of RSSI (dBm) and SNR (dB) over the selected devices.")
+            .override_by_regexp("^RSSI", unit_override("dBm")))
         .with_panel(time_series("Uplinks per hour", UPLINKS_SQL, h=8, w=12, draw="bars", stacked=True,
                                 description="Uplinks received per hour, by device family."))
         .with_panel(table_panel(
