@@ -196,7 +196,8 @@ def geomap_panel(title: str, queries: Sequence[tuple[str, str]], layers: Sequenc
     if description:
         panel = panel.description(description)
     if color_steps:
-        panel = panel.thresholds(thresholds(*color_steps))
+        panel = panel.thresholds(thresholds(*color_steps)).color_scheme(
+            db.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))
     if colours:
         panel = panel.mappings(value_colors(colours))
     if unit:
