@@ -9,19 +9,26 @@ one bad payload cannot leave a half-dead codec behind.
 mini-racer runs V8 tasks on an asyncio loop of its own, and refuses per-call timeouts when that loop is the
 caller's running loop; the isolate is therefore always created from a worker thread, so that calls from the
 ingest consumer's event loop block only for the call itself (bounded by the time limit).
+
+Three mini-racer behaviours shape the rest (seen with mini-racer 0.14): V8 must be initialised on the main
+thread (done at import; isolates made from worker threads then close cleanly), an isolate left open at
+interpreter exit after a timed-out call can hang the exit (so every codec is closed by an ``atexit`` hook), and
+closing right after a timeout races with the cancelled task (so a no-op call flushes it first).
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import re
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from py_mini_racer import JSEvalException, JSOOMException, JSTimeoutException, MiniRacer
+from py_mini_racer import JSEvalException, JSOOMException, JSTimeoutException, MiniRacer, init_mini_racer
 
 __all__ = ["JsCodec", "JsCodecError", "DEFAULT_TIMEOUT_S", "DEFAULT_MAX_MEMORY"]
 
@@ -42,6 +49,15 @@ function __beffroi_encode(data) {
 }
 """
 _LOCATION = re.compile(r"^<anonymous>:\d+: ")
+_OPEN: weakref.WeakSet[JsCodec] = weakref.WeakSet()
+
+init_mini_racer(ignore_duplicate_init=True)
+
+
+@atexit.register
+def _close_all() -> None:
+    for codec in list(_OPEN):
+        codec.close()
 
 
 class JsCodecError(Exception):
@@ -64,6 +80,7 @@ class JsCodec:
         self._mr: MiniRacer | None = None
         self._mr = self._new_isolate()
         self.has_encoder = self._mr.eval("typeof encodeUplink === 'function'") is True
+        _OPEN.add(self)
 
     def _new_isolate(self) -> MiniRacer:
         with ThreadPoolExecutor(1, thread_name_prefix="beffroi-v8") as pool:
@@ -87,7 +104,9 @@ class JsCodec:
             try:
                 text = self._mr.eval(expression, timeout_sec=self.timeout_s)
             except JSTimeoutException:
-                self._discard()
+                # V8 terminates the script and the isolate stays usable; a no-op call queued behind the cancelled
+                # task returns once that task is fully gone, so a later close() cannot race with it
+                self._flush()
                 raise JsCodecError(f"{what} did not finish within {self.timeout_s * 1000:g} ms "
                                    "(endless loop?); stopped") from None
             except JSOOMException:
@@ -99,6 +118,13 @@ class JsCodec:
         if not isinstance(text, str):
             raise JsCodecError(f"{what} returned something that is not JSON-serialisable")
         return json.loads(text)
+
+    def _flush(self) -> None:
+        try:
+            if self._mr is not None:
+                self._mr.eval("0", timeout_sec=self.timeout_s)
+        except JSEvalException:
+            self._discard()
 
     def _discard(self) -> None:
         """Drop an isolate stopped mid-call (its heap limit flag stays set); the next call builds a fresh one."""

@@ -25,6 +25,20 @@ _MISSING: Any = object()
 _LEADING_NUMBER = re.compile(r"\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
 
 
+# ReadingValue is a frozen slotted dataclass whose __init__ goes through object.__setattr__ per field: on the hot
+# path, filling its slots directly halves the cost of each reading (values here are already validated).
+_new_reading = ReadingValue.__new__
+_set_quantity = getattr(ReadingValue, "quantity").__set__  # noqa: B009 - the slot descriptor, not a value
+_set_value = getattr(ReadingValue, "value").__set__  # noqa: B009
+
+
+def _reading(name: str, value: float) -> ReadingValue:
+    reading = _new_reading(ReadingValue)
+    _set_quantity(reading, name)
+    _set_value(reading, value)
+    return reading
+
+
 class _NotANumber(Exception):
     pass
 
@@ -32,9 +46,9 @@ class _NotANumber(Exception):
 class Field:
     """A compiled ``FieldSpec``: finds the value in ``data`` and converts it to a float in canonical units."""
 
-    __slots__ = ("label", "first", "rest", "scale", "offset", "affine", "map", "parse_number", "lo", "hi")
+    __slots__ = ("label", "first", "rest", "scale", "offset", "affine", "map", "parse_number", "lo", "hi", "plain")
 
-    def __init__(self, label: str, spec: FieldSpec, bounds_of: str) -> None:
+    def __init__(self, label: str, spec: FieldSpec, bounds_of: str, *, numeric_text: bool = False) -> None:
         parts = spec.path.split(".")
         self.label = label if label == spec.path else f"{label} ({spec.path})"
         self.first = parts[0]
@@ -43,9 +57,11 @@ class Field:
         self.offset = spec.offset
         self.affine = spec.scale != 1.0 or spec.offset != 0.0
         self.map = dict(spec.map) if spec.map else None
-        self.parse_number = spec.parse == "number"
+        self.parse_number = numeric_text or spec.parse == "number"
         q = quantity(bounds_of)
         self.lo, self.hi = q.minimum, q.maximum
+        # the common case, a number at a one-level path used as is, is handled inline by Normaliser.apply
+        self.plain = not self.rest and not self.affine and self.map is None
 
     def lookup(self, data: Mapping[str, Any]) -> Any:
         """The raw value at the path, or ``_MISSING`` when any step is absent (or null)."""
@@ -87,10 +103,13 @@ class Normaliser:
     def __init__(self, readings: tuple[ReadingSpec, ...], position: PositionSpec | None,
                  derive: tuple[DeriveSpec, ...], params: Mapping[str, ParamSpec]) -> None:
         self._readings = tuple((r.quantity, Field(r.quantity, r.field, r.quantity)) for r in readings)
+        # position fields always read numbers out of text: reference codecs often print coordinates ("48.8566")
         self._position = None if position is None else (
-            Field("latitude", position.latitude, "latitude"), Field("longitude", position.longitude, "longitude"),
-            None if position.altitude is None else Field("altitude", position.altitude, "altitude"),
-            None if position.accuracy is None else Field("accuracy", position.accuracy, "gps_accuracy"))
+            Field("latitude", position.latitude, "latitude", numeric_text=True),
+            Field("longitude", position.longitude, "longitude", numeric_text=True),
+            None if position.altitude is None else Field("altitude", position.altitude, "altitude", numeric_text=True),
+            None if position.accuracy is None else Field("accuracy", position.accuracy, "gps_accuracy",
+                                                         numeric_text=True))
         self._derive = tuple((d.quantity, FUNCTIONS[d.function], tuple(d.params.items()), d.function)
                              for d in derive)
         self._defaults = {p.name: p.default for p in params.values() if p.default is not None}
@@ -101,14 +120,30 @@ class Normaliser:
         for name, fld in self._readings:
             if name in values:          # several paths for one quantity: the first present one wins
                 continue
-            raw = fld.lookup(data)
-            if raw is _MISSING:
-                continue
-            try:
-                value = fld.convert(raw)
-            except _NotANumber as exc:
-                warnings.append(str(exc))
-                continue
+            if fld.plain:
+                value = data.get(fld.first)
+                if value is None:
+                    continue
+                kind = value.__class__
+                if kind is float:
+                    pass
+                elif kind is int:
+                    value = float(value)
+                else:
+                    try:
+                        value = fld.convert(value)
+                    except _NotANumber as exc:
+                        warnings.append(str(exc))
+                        continue
+            else:
+                raw = fld.lookup(data)
+                if raw is _MISSING:
+                    continue
+                try:
+                    value = fld.convert(raw)
+                except _NotANumber as exc:
+                    warnings.append(str(exc))
+                    continue
             if fld.lo <= value <= fld.hi:
                 values[name] = value
             else:
@@ -116,7 +151,7 @@ class Normaliser:
         if self._derive:
             self._derived(values, params, warnings)
         if values:
-            out.readings = [ReadingValue(q, v) for q, v in values.items()]
+            out.readings = [_reading(q, v) for q, v in values.items()]
         if self._position is not None:
             self._positions(data, out)
 

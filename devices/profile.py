@@ -117,6 +117,11 @@ class Profile:
                 out.errors.append(f"{self.id}: cannot normalise decoder data: {type(exc).__name__}: {exc}")
         return out
 
+    def decode_raw(self, fport: int, payload: bytes, params: Mapping[str, Any] = _EMPTY,
+                   recv_time: datetime | None = None) -> Any:
+        """The decoder's own output, before any checking or normalisation (may raise: debugging and benches)."""
+        return self._decode(fport, payload, recv_time, params)
+
     def encode(self, readings: dict[str, float]) -> tuple[int, bytes]:
         """Build an uplink (fPort, payload) carrying these readings (for the simulator and round-trip tests)."""
         if self._encode is None:

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from devices.profile import PROFILE_FILE, Profile, ProfileError, load_profile
 
-__all__ = ["ProfileRegistry", "UnknownProfile", "ENTRY_POINT_GROUP", "BUILTIN_ORIGIN", "find_profile_folders"]
+__all__ = ["ProfileRegistry", "UnknownProfile", "ENTRY_POINT_GROUP", "BUILTIN_ORIGIN", "find_profile_folders",
+           "discover"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,24 @@ def find_profile_folders(root: Path) -> list[Path]:
     return sorted(found)
 
 
+def discover(extra_paths: Sequence[str | Path] = (), *,
+             plugins: Iterable[EntryPoint] | None = None) -> list[tuple[Path, str]]:
+    """Every model folder (resolved, each once) with its origin, without loading anything but the packages."""
+    found: list[tuple[Path, str]] = []
+    seen: set[Path] = set()
+    eps = entry_points(group=ENTRY_POINT_GROUP) if plugins is None else plugins
+    roots = [(folder, _origin_of(ep)) for ep in sorted(eps, key=lambda e: (e.name != "builtin", e.name))
+             for folder in _entry_point_folders(ep)]
+    roots += [(Path(path).expanduser(), f"path {path}") for path in extra_paths]
+    for root, origin in roots:
+        for folder in find_profile_folders(root):
+            resolved = folder.resolve()
+            if resolved not in seen:    # the same package reachable twice (editable install, overlapping paths)
+                seen.add(resolved)
+                found.append((resolved, origin))
+    return found
+
+
 class ProfileRegistry:
     """The loaded profiles by id. Immutable once loaded; safe to share between threads."""
 
@@ -65,24 +84,9 @@ class ProfileRegistry:
 
         Raises ProfileError on the first invalid profile, naming its file and field.
         """
-        registry = cls()
-        seen: set[Path] = set()
-        eps = entry_points(group=ENTRY_POINT_GROUP) if plugins is None else plugins
-        for ep in sorted(eps, key=lambda e: (e.name != "builtin", e.name)):
-            for folder in _entry_point_folders(ep):
-                registry._load_tree(folder, _origin_of(ep), seen)
-        for path in extra_paths:
-            registry._load_tree(Path(path).expanduser(), f"path {path}", seen)
+        registry = cls(load_profile(folder, origin) for folder, origin in discover(extra_paths, plugins=plugins))
         log.debug("loaded %d device profiles", len(registry))
         return registry
-
-    def _load_tree(self, root: Path, origin: str, seen: set[Path]) -> None:
-        for folder in find_profile_folders(root):
-            resolved = folder.resolve()
-            if resolved in seen:        # the same package reachable twice (editable install, overlapping paths)
-                continue
-            seen.add(resolved)
-            self.add(load_profile(resolved, origin))
 
     def add(self, profile: Profile) -> None:
         other = self._profiles.get(profile.id)

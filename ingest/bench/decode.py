@@ -18,7 +18,7 @@ from devices.check import load_examples
 from devices.profile import Profile, ProfileError
 from devices.registry import ProfileRegistry
 
-__all__ = ["register", "run", "decode_cases", "measure"]
+__all__ = ["register", "run", "decode_cases", "measure", "bench_profile"]
 
 Case = tuple[int, bytes, dict[str, Any], "datetime | None"]
 
@@ -70,23 +70,27 @@ def run(args: argparse.Namespace) -> int:
 
     figures: dict[str, Any] = {}
     for profile in registry:
-        if args.profile and profile.id not in args.profile:
-            continue
-        cases = decode_cases(profile)
-        if not cases:
-            figures[f"{profile.id} (no examples)"] = 0
-            continue
-        figures[f"{profile.id} uplinks/s"] = _rate(lambda c: profile.decode(c[0], c[1], c[2], c[3]), cases,
-                                                   args.seconds)
-        figures[f"{profile.id} decoder only/s"] = _rate(lambda c: _quiet(profile, c), cases, args.seconds / 2)
-        if profile.can_encode:
-            readings = [{r.quantity: r.value for r in profile.decode(*c).readings} for c in cases]
-            readings = [r for r in readings if _encodes(profile, r)]
-            if readings:
-                figures[f"{profile.id} encodes/s"] = _rate(profile.encode, readings, args.seconds / 2)
-        figures[f"{profile.id} payloads"] = len(cases)
+        if not args.profile or profile.id in args.profile:
+            figures.update(bench_profile(profile, args.seconds))
     print_figures("decode (one core, per profile)", figures)
     return 0
+
+
+def bench_profile(profile: Profile, seconds: float) -> dict[str, Any]:
+    cases = decode_cases(profile)
+    if not cases:
+        return {f"{profile.id} (no examples)": 0}
+    figures: dict[str, Any] = {
+        f"{profile.id} uplinks/s": _rate(lambda c: profile.decode(*c), cases, seconds),
+        f"{profile.id} decoder only/s": _rate(lambda c: _quiet(profile, c), cases, seconds / 2),
+    }
+    if profile.can_encode:
+        readings = [{r.quantity: r.value for r in profile.decode(*c).readings} for c in cases]
+        readings = [r for r in readings if _encodes(profile, r)]
+        if readings:
+            figures[f"{profile.id} encodes/s"] = _rate(profile.encode, readings, seconds / 2)
+    figures[f"{profile.id} payloads"] = len(cases)
+    return figures
 
 
 def _quiet(profile: Profile, case: Case) -> object:
