@@ -46,20 +46,25 @@ buckets AS (
     WHERE $__interval_ms >= 3600000 AND a.quantity IN ('co2', 'occupancy', 'motion_count')
       AND $__timeFilter(a.bucket)
 ),
-presence AS (
-    SELECT bucket, dev_eui, max(max) > 0 AS occupied
-    FROM buckets WHERE quantity IN ('occupancy', 'motion_count') GROUP BY 1, 2
+per_bucket AS (
+    SELECT dev_eui, bucket, max(hours) AS hours,
+           max(avg) FILTER (WHERE quantity = 'co2') AS co2,
+           max(max) FILTER (WHERE quantity = 'co2') AS peak,
+           bool_or(max > 0) FILTER (WHERE quantity IN ('occupancy', 'motion_count')) AS present
+    FROM buckets GROUP BY dev_eui, bucket
 ),
-sensed AS (SELECT DISTINCT dev_eui FROM presence),
+sensed AS (
+    SELECT dev_eui, bool_or(present IS NOT NULL) AS has_sensor FROM per_bucket GROUP BY dev_eui
+),
 occupied AS (
-    SELECT c.dev_eui, c.bucket, c.hours, c.avg AS co2, c.max AS peak
-    FROM buckets c
-    LEFT JOIN presence pr USING (bucket, dev_eui)
-    WHERE c.quantity = 'co2'
-      AND CASE WHEN c.dev_eui IN (SELECT dev_eui FROM sensed) THEN coalesce(pr.occupied, false)
-               ELSE extract(isodow FROM c.bucket AT TIME ZONE 'Europe/Paris') < 6
-                AND (c.bucket AT TIME ZONE 'Europe/Paris')::time >= '08:00'
-                AND (c.bucket AT TIME ZONE 'Europe/Paris')::time < '18:00' END
+    SELECT b.dev_eui, b.bucket, b.hours, b.co2, b.peak
+    FROM per_bucket b
+    JOIN sensed s USING (dev_eui)
+    WHERE b.co2 IS NOT NULL
+      AND CASE WHEN s.has_sensor THEN coalesce(b.present, false)
+               ELSE extract(isodow FROM b.bucket AT TIME ZONE 'Europe/Paris') < 6
+                AND (b.bucket AT TIME ZONE 'Europe/Paris')::time >= '08:00'
+                AND (b.bucket AT TIME ZONE 'Europe/Paris')::time < '18:00' END
 )"""
 
 SHARE_SQL = f"""

@@ -100,6 +100,7 @@ def load(conn: psycopg.Connection) -> None:
         Pasture.from_lat_lon("p-sud", "Pâture du lac", [(45.880, 6.120), (45.880, 6.130), (45.888, 6.125)],
                              flock="troupeau sud", site=ALPAGE),
     ])
+    conn.execute("ANALYZE")  # as autovacuum would: plans on fresh tables without statistics mislead
 
 
 # Ten-minute steps over eight days, ending at the current ten minutes.
