@@ -25,6 +25,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "ingest.api.chirpstack_http",
     "ingest.api.devices",
     "ingest.api.alerts",
+    "ingest.api.pages",
     "ingest.api.openapi",
 )
 

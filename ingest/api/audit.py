@@ -51,24 +51,33 @@ def describe(request: web.Request, target: str | None = None, **detail: Any) -> 
 @web.middleware
 async def audit_middleware(request: web.Request,
                            handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-    response = await handler(request)
-    if request.method not in _WRITES or response.status >= 400:
-        return response
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:          # a write answered with a redirect (page forms) is still a write
+            await _record_write(request, exc.status)
+        raise
+    await _record_write(request, response.status)
+    return response
+
+
+async def _record_write(request: web.Request, status: int) -> None:
+    if request.method not in _WRITES or status >= 400:
+        return
     level = route_access(request.match_info.handler)
     if level not in AUDITED_LEVELS:
-        return response
+        return
     principal = request.get(PRINCIPAL)
     actor = principal.actor if principal is not None else ("link" if level == "link" else "unknown")
     target, detail = request.get(_DESCRIPTION, (None, {}))
     route = request.match_info.route.resource.canonical if request.match_info.route.resource else request.path
     try:
         async with request.app[CONTEXT].pool.connection() as conn:
-            await record(conn, actor, f"{request.method} {route}", target, status=response.status,
+            await record(conn, actor, f"{request.method} {route}", target, status=status,
                          client=client_address(request), detail=detail)
     except psycopg.Error as exc:
         # the write itself is done; say loudly that its trace is missing rather than answer an error
         log.error("audit log write failed for %s %s by %s: %s", request.method, route, actor, exc)
-    return response
 
 
 def setup(app: web.Application) -> None:

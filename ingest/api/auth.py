@@ -228,7 +228,7 @@ async def _security_headers(request: web.Request, handler: Handler) -> web.Strea
     response = await handler(request)
     if not response.prepared:  # streamed responses set their own headers before the first byte
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")   # signed links must not leak via Referer
+        response.headers.setdefault("Referrer-Policy", "same-origin")   # signed links never leak to other sites
         response.headers.setdefault("X-Frame-Options", "DENY")
     return response
 

@@ -188,7 +188,7 @@ OPENAPI_SCHEMAS = {
         "tags": {"type": "object"}, "status": {"type": "string", "enum": ["active", "unassigned", "disabled"]},
         "last_seen": _TIME, "uplinks": {"type": "integer"}, "open_alerts": {"type": "integer"},
         "state": {"type": "string", "enum": list(STATES)}}},
-    "Alert": {"type": "object", "properties": {
+    "DeviceAlert": {"type": "object", "properties": {
         "id": {"type": "integer"}, "rule": {"type": "string"}, "dev_eui": {"type": "string"},
         "state": {"type": "string"}, "severity": {"type": "string"}, "summary": {"type": "string"},
         "value": _NUMBER, "threshold": _NUMBER, "started_at": _TIME, "fired_at": _TIME, "acked_at": _TIME,
@@ -208,7 +208,7 @@ _DETAIL = {"allOf": [{"$ref": "#/components/schemas/Device"}, {"type": "object",
     "last_readings": {"type": "array", "items": {"type": "object", "properties": {
         "quantity": {"type": "string"}, "time": _TIME, "value": {"type": "number"}}}},
     "last_position": {"type": ["object", "null"], "description": "operators only (tracker data)"},
-    "alerts": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}}}}]}
+    "alerts": {"type": "array", "items": {"$ref": "#/components/schemas/DeviceAlert"}}}}]}
 OPENAPI_PATHS = {
     "/api/devices": {"get": operation(
         "List devices with their family, state and open alerts", "viewer", tags=["devices"],
