@@ -12,9 +12,9 @@ tenth, i.e. at ten times the mean rate, then stays quiet.
 from __future__ import annotations
 
 import base64
+import json
 import math
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -119,6 +119,9 @@ class _Template:
         else:
             self.time_text = envelopes.rfc3339(_SENTINEL_TIME, offset="Z" if wire.fmt == "tts" else "+00:00")
             self.text = rendered
+            # TTS has no deduplicationId: its correlation ids are the idempotency key, so they change too.
+            self.correlation = (json.loads(rendered)["correlation_ids"][0].removeprefix("as:up:").encode()
+                                if wire.fmt == "tts" else b"")
 
     def render(self, f_cnt: int, when: float, dedup: str, index: int) -> bytes:
         port, payload = self.payloads[index % len(self.payloads)]
@@ -131,7 +134,11 @@ class _Template:
                 rx.ns_time.CopyFrom(ev.time)
             return ev.SerializeToString()
         offset = "Z" if self.time_text.endswith("Z") else "+00:00"
-        return (self.text.replace(_SENTINEL_ID.encode(), dedup.encode())
+        text = self.text
+        if self.correlation:
+            fresh = dedup.replace("-", "").upper()[:26].encode()
+            text = text.replace(self.correlation, fresh).replace(self.correlation[::-1], fresh[::-1])
+        return (text.replace(_SENTINEL_ID.encode(), dedup.encode())
                 .replace(self.time_text.encode(), envelopes.rfc3339(stamp, offset=offset).encode())
                 .replace(str(_SENTINEL_FCNT).encode(), str(f_cnt).encode())
                 .replace(base64.b64encode(_SENTINEL_PAYLOAD), base64.b64encode(payload)))
@@ -160,8 +167,10 @@ class LoadGenerator:
         template = self._templates[i]
         f_cnt = self._f_cnt[i]
         self._f_cnt[i] += 1
-        dedup = str(uuid.UUID(int=((self.plan.seed & 0xFFFFFFFF) << 64) | (self._count + 1), version=4))
         self._count += 1
+        n = self._count
+        # UUID-shaped and unique per run and seed, without hashing (this is the per-message hot path)
+        dedup = f"{n & 0xFFFFFFFF:08x}-{self.plan.seed & 0xFFFF:04x}-4{(n >> 32) & 0xFFF:03x}-8000-{n:012x}"
         return template.topic, template.render(f_cnt, when, dedup, f_cnt)
 
 
