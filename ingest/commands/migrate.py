@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 
+from dashboards.profiles import sync_device_profiles
+from devices.profile import ProfileError
+from devices.registry import ProfileRegistry
 from ingest.db import connect, detect_flavour
 from ingest.migrate import SchemaTooNew, apply_policies, current_version, migrate
 
@@ -27,5 +30,12 @@ def run(args: argparse.Namespace) -> int:
             log.error("%s", exc)
             return 3
         apply_policies(conn, flavour, dict(cfg["retention"]))
+        try:
+            registry = ProfileRegistry.load(cfg.get("devices", "extra_paths"))
+        except ProfileError as exc:
+            log.error("schema migrated, but a device profile is invalid: %s", exc)
+            return 4
+        # the dashboards read each model's family and uplink period from SQL
+        sync_device_profiles(conn, registry)
         print(f"schema at version {current_version(conn)} ({flavour}); applied {len(done)} migration(s)")
     return 0

@@ -52,3 +52,19 @@ def test_redelivered_rows_are_ignored_by_the_keys(db: psycopg.Connection) -> Non
     db.execute("INSERT INTO readings VALUES ('2025-01-01T00:00:00Z', 'a', 'co2', 400)")
     db.execute("INSERT INTO readings VALUES ('2025-01-01T00:00:00Z', 'a', 'co2', 400) ON CONFLICT DO NOTHING")
     assert db.execute("SELECT count(*) FROM readings").fetchone()[0] == 1
+
+
+def test_migrate_command_applies_schema_and_publishes_profiles_for_dashboards(
+        empty_db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from devices.registry import ProfileRegistry
+    from ingest.cli import main
+
+    monkeypatch.setenv("BEFFROI_DATABASE_URL", empty_db_url)
+    assert main(["migrate"]) == 0
+    assert "applied" in capsys.readouterr().out
+    with psycopg.connect(empty_db_url) as conn:
+        check_schema(conn)
+        rows = dict(conn.execute("SELECT id, family FROM device_profiles").fetchall())
+    registry = ProfileRegistry.load()
+    assert rows == {p.id: p.family for p in registry}
+    assert main(["migrate"]) == 0  # second run: nothing to apply, still fine
