@@ -82,7 +82,7 @@ class Profile:
 
     @property
     def param_defaults(self) -> dict[str, Any]:
-        return {p.name: p.default for p in self.params.values() if p.default is not None}
+        return _defaults(self.spec)
 
     @property
     def examples_path(self) -> Path:
@@ -150,8 +150,10 @@ def load_profile(folder: Path | str, origin: str = "") -> Profile:
         except JsCodecError as exc:
             raise ProfileError(f"{spec.path}: decoder: {exc}") from None
 
+        defaults = _defaults(spec)
+
         def js_decode(fport: int, payload: bytes, recv_time: datetime | None, params: Mapping[str, Any]) -> Any:
-            return codec.decode(fport, payload, recv_time, dict(params))
+            return codec.decode(fport, payload, recv_time, {**defaults, **params})
 
         return Profile(spec, origin or str(folder), js_decode, codec.encode if codec.has_encoder else None)
     module = _import_decoder(spec.id, decoder_path, spec.path)
@@ -160,18 +162,24 @@ def load_profile(folder: Path | str, origin: str = "") -> Profile:
         raise ProfileError(f"{spec.path}: decoder: {decoder_path.name} defines no decode_uplink(fport, payload, "
                            "recv_time) function")
     encode_uplink = getattr(module, "encode_uplink", None)
-    return Profile(spec, origin or str(folder), _adapt(decode_uplink, spec.path),
+    return Profile(spec, origin or str(folder), _adapt(decode_uplink, _defaults(spec)),
                    encode_uplink if callable(encode_uplink) else None)
 
 
-def _adapt(decode_uplink: Callable[..., Any], where: Path) -> DecodeFn:
-    """Pass device parameters only to decoders that declare a ``params`` argument (most do not need them)."""
+def _defaults(spec: ProfileSpec) -> dict[str, Any]:
+    return {p.name: p.default for p in spec.params.values() if p.default is not None}
+
+
+def _adapt(decode_uplink: Callable[..., Any], defaults: dict[str, Any]) -> DecodeFn:
+    """Pass device parameters (over the profile's defaults) only to decoders that declare a ``params`` argument:
+    most do not need them, and the merge is then not paid on every uplink."""
     try:
         wants_params = "params" in inspect.signature(decode_uplink).parameters
     except (TypeError, ValueError):
         wants_params = False
     if wants_params:
-        return lambda fport, payload, recv_time, params: decode_uplink(fport, payload, recv_time, params=params)
+        return lambda fport, payload, recv_time, params: decode_uplink(fport, payload, recv_time,
+                                                                       params={**defaults, **params})
     return lambda fport, payload, recv_time, params: decode_uplink(fport, payload, recv_time)
 
 

@@ -177,7 +177,7 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
-    width = max((len(r["id"]) for r in rows), default=2)
+    width = max((len(str(r["id"])) for r in rows), default=2)
     print(f"{'id':<{width}}  {'family':<7}  {'decoder':<10}  origin")
     for r in rows:
         print(f"{r['id']:<{width}}  {r['family']:<7}  {r['decoder']:<10}  {r['origin']}")
