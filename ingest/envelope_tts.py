@@ -81,8 +81,9 @@ def parse(payload: bytes) -> Parsed:
         raise FieldError(Reason.MISSING_FIELD, "uplink_message is missing", dev_eui)
     up = _obj(doc, "uplink_message", dev_eui)
 
-    f_port = _number(up.get("f_port", 0), "f_port", dev_eui, integer=True)
-    f_cnt = _number(up.get("f_cnt", 0), "f_cnt", dev_eui, integer=True)
+    # null means the default (0) in the protobuf JSON mapping, like an absent field
+    f_port = _number(up.get("f_port"), "f_port", dev_eui, integer=True) or 0
+    f_cnt = _number(up.get("f_cnt"), "f_cnt", dev_eui, integer=True) or 0
     if not 0 <= f_port <= 255:
         raise FieldError(Reason.INVALID_FIELD, f"f_port: {f_port} outside [0, 255]", dev_eui)
     if not 0 <= f_cnt <= _U32:

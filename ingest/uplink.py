@@ -77,3 +77,6 @@ def parse(topic: str, payload: bytes, *, tts: bool = False, max_bytes: int | Non
         return envelope_chirpstack.parse_protobuf(event_of_topic(topic), payload)
     except FieldError as exc:
         return Rejected(exc.reason, exc.detail, exc.dev_eui)
+    except RecursionError:
+        # json.loads recurses once per level: a few kilobytes of '[[[[' exceed Python's recursion limit
+        return Rejected(Reason.MALFORMED_JSON, "JSON nested too deeply to be an envelope")
