@@ -90,6 +90,8 @@ class JsCodec:
             mr.eval(self._source + "\n;" + _GLUE, timeout_sec=self.timeout_s * 4)
             defined = mr.eval("typeof decodeUplink === 'function'")
         except JSEvalException as exc:
+            if isinstance(exc, JSTimeoutException):
+                _drain(mr, self.timeout_s)
             mr.close()
             raise JsCodecError(f"{self.path}: the codec does not load: {_js_message(exc)}") from None
         if defined is not True:
@@ -120,10 +122,7 @@ class JsCodec:
         return json.loads(text)
 
     def _flush(self) -> None:
-        try:
-            if self._mr is not None:
-                self._mr.eval("0", timeout_sec=self.timeout_s)
-        except JSEvalException:
+        if self._mr is not None and not _drain(self._mr, self.timeout_s):
             self._discard()
 
     def _discard(self) -> None:
@@ -157,6 +156,15 @@ class JsCodec:
     def close(self) -> None:
         with self._lock:
             self._discard()
+
+
+def _drain(mr: MiniRacer, timeout_s: float) -> bool:
+    """Wait until a cancelled call is really gone (a no-op queued behind it returns); False if it did not."""
+    try:
+        mr.eval("0", timeout_sec=timeout_s)
+    except JSEvalException:
+        return False
+    return True
 
 
 def _js_message(exc: Exception) -> str:
