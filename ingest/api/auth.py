@@ -241,7 +241,7 @@ class SafeAccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         principal = request.get(PRINCIPAL)
         path = request.rel_url.path
-        if path.startswith(("/a/", "/ack/")):
+        if path.startswith("/ack/"):
             path = path.rsplit("/", 1)[0] + "/…"     # signed-link tokens travel in the path
         self.logger.info("%s %s %s %d %.1fms", request.remote, request.method, path, response.status,
                          time * 1000, extra={"actor": principal.actor} if principal else None)

@@ -176,3 +176,18 @@ def test_the_tokens_command_prints_the_token_once_and_revokes_it(db_url: str, ca
         assert actions == ["tokens.create", "tokens.revoke"]
         with pytest.raises(Exception, match="not allowed"):
             create_token(conn, "bad name; drop", "viewer", "test")
+
+
+def test_the_safe_access_logger_prints_neither_query_strings_nor_link_tokens(caplog: pytest.LogCaptureFixture) -> None:
+    from aiohttp.test_utils import make_mocked_request
+    from aiohttp.web import Response
+
+    from ingest.api.auth import SafeAccessLogger
+
+    caplog.set_level(logging.INFO, logger="access")
+    logger = SafeAccessLogger(logging.getLogger("access"), "")
+    for path in ("/api/chirpstack?event=up&secret=s3cret-value", "/ack/AAAAtoken-in-the-pathBBBB"):
+        logger.log(make_mocked_request("POST", path), Response(status=200), 0.01)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "/api/chirpstack 200" in text and "/ack/… 200" in text
+    assert "s3cret-value" not in text and "token-in-the-path" not in text
