@@ -30,6 +30,10 @@ __all__ = ["SyncTarget", "SyncReport", "SyncError", "FleetDevice", "ChirpStackSy
 
 PROFILE_PREFIX = "beffroi/"
 _TIMEOUT_S = 15.0
+PROFILE_FIELDS = ("tenant_id", "name", "description", "region", "mac_version", "reg_params_revision",
+                  "adr_algorithm_id", "supports_otaa", "supports_class_b", "supports_class_c", "uplink_interval",
+                  "payload_codec_runtime", "tags")
+DEVICE_FIELDS = ("name", "application_id", "device_profile_id", "is_disabled", "tags")
 _PAGE = 100
 
 
@@ -157,7 +161,7 @@ class ChirpStackSync:
         ids[profile.id] = cs_id
         current = self._call(self._profiles.Get, api.GetDeviceProfileRequest(id=cs_id),
                              f"reading device profile {name}").device_profile
-        if _apply(current, self._wanted(profile)):
+        if _apply(current, self._wanted(profile), PROFILE_FIELDS):
             if not self.dry_run:
                 self._call(self._profiles.Update, api.UpdateDeviceProfileRequest(device_profile=current),
                            f"updating device profile {name}")
@@ -201,7 +205,7 @@ class ChirpStackSync:
             report.problems.append(f"device {device.dev_eui} belongs to another ChirpStack application "
                                    f"({current.application_id}); not changed")
             return
-        if _apply(current, wanted):
+        if _apply(current, wanted, DEVICE_FIELDS):
             if not self.dry_run:
                 self._call(self._devices.Update, api.UpdateDeviceRequest(device=current),
                            f"updating device {device.dev_eui}")
@@ -210,11 +214,15 @@ class ChirpStackSync:
             report.devices["unchanged"].append(device.dev_eui)
 
 
-def _apply(current: Any, wanted: Any) -> bool:
-    """Copy every field set in *wanted* onto *current* (tags merged, ours win); return whether anything changed."""
+def _apply(current: Any, wanted: Any, fields: tuple[str, ...]) -> bool:
+    """Copy Beffroi's *fields* from *wanted* onto *current* (tags merged, ours win); return whether any changed.
+
+    Fields are named rather than taken from ``ListFields()``: proto3 does not list a field at its default value
+    (EU868 is region 0, class C support is False), and a change back to the default must still be written.
+    """
     changed = False
-    for descriptor, value in wanted.ListFields():
-        name = descriptor.name
+    for name in fields:
+        value = getattr(wanted, name)
         if name == "tags":
             merged = dict(current.tags) | dict(value)
             if merged != dict(current.tags):
@@ -223,10 +231,5 @@ def _apply(current: Any, wanted: Any) -> bool:
                 changed = True
         elif getattr(current, name) != value:
             setattr(current, name, value)
-            changed = True
-    # fields left at their default in *wanted* (False, 0) are not listed by ListFields: compare them too
-    for name in ("supports_class_b", "supports_class_c", "is_disabled", "payload_codec_runtime"):
-        if name in type(wanted).DESCRIPTOR.fields_by_name and getattr(current, name) != getattr(wanted, name):
-            setattr(current, name, getattr(wanted, name))
             changed = True
     return changed
