@@ -65,6 +65,7 @@ class LoadResult:
     acked: int
     wall_s: float
     target_rate: float
+    peak_rate: float = 0.0           # most messages sent within one wall-clock second
 
     @property
     def rate(self) -> float:
@@ -200,6 +201,7 @@ def run_load(plan: LoadPlan, publish: Callable[[str, bytes], None], *, flush: Ca
     generator = LoadGenerator(plan)
     start = clock()
     sent = 0
+    per_second: dict[int, int] = {}
     for offset in send_times(plan):
         now = clock() - start
         if now >= plan.duration_s:
@@ -210,7 +212,12 @@ def run_load(plan: LoadPlan, publish: Callable[[str, bytes], None], *, flush: Ca
         topic, payload = generator.next(wall_clock())
         publish(topic, payload)
         sent += 1
+        elapsed = clock() - start
+        per_second[int(elapsed)] = per_second.get(int(elapsed), 0) + 1
         if on_tick is not None:
-            on_tick(sent, clock() - start)
+            on_tick(sent, elapsed)
     acked = flush()
-    return LoadResult(sent, acked, clock() - start, plan.rate)
+    # A bursty plan ends with its quiet tail: the mean rate is over the whole planned duration.
+    if math.isfinite(plan.rate) and (rest := plan.duration_s - (clock() - start)) > 0:
+        sleep(rest)
+    return LoadResult(sent, acked, clock() - start, plan.rate, float(max(per_second.values(), default=0)))

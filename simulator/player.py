@@ -70,28 +70,36 @@ class Progress:
 
 
 def play(messages: Iterable[Message], send: Callable[[Message], None], *, speed: float, sim_start: float,
-         progress: Progress | None = None, clock: Callable[[], float] = time.monotonic,
-         sleep: Callable[[float], None] = time.sleep) -> PlayResult:
-    """Send every message at its simulated time divided by *speed*; returns what was sent and how fast."""
+         sim_end: float | None = None, progress: Progress | None = None,
+         clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> PlayResult:
+    """Send every message at its simulated time divided by *speed*, then (at a finite speed) wait for
+    *sim_end* so that a real-time run lasts as long as it says; returns what was sent and how fast."""
     if speed <= 0:
         raise ValueError("speed must be greater than 0 (use inf for as fast as possible)")
     wall0 = clock()
     count = 0
+
+    def wait_for(sim_time: float) -> None:
+        # Sleep in slices so the progress line keeps moving in real-time mode (minutes between messages).
+        while (delay := wall0 + (sim_time - sim_start) / speed - clock()) > 0:
+            sleep(min(delay, 1.0))
+            if progress is not None:
+                elapsed = clock() - wall0
+                progress.update(min(sim_time, sim_start + elapsed * speed), count, count / elapsed)
+
     sim_time = sim_start
     for message in messages:
         sim_time = message.sim_time
         if math.isfinite(speed):
-            # Sleep in slices so the progress line keeps moving in real-time mode (minutes between messages).
-            while (delay := wall0 + (sim_time - sim_start) / speed - clock()) > 0:
-                sleep(min(delay, 1.0))
-                if progress is not None:
-                    elapsed = clock() - wall0
-                    progress.update(min(sim_time, sim_start + elapsed * speed), count, count / elapsed)
+            wait_for(sim_time)
         send(message)
         count += 1
         if progress is not None:
             elapsed = clock() - wall0
             progress.update(sim_time, count, count / elapsed if elapsed > 0 else 0.0)
+    if sim_end is not None and math.isfinite(speed):
+        wait_for(sim_end)
+        sim_time = max(sim_time, sim_end)
     elapsed = clock() - wall0
     if progress is not None:
         progress.update(sim_time, count, count / elapsed if elapsed > 0 else 0.0, force=True)

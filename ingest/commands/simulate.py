@@ -1,6 +1,7 @@
 """``beffroi simulate``: play a scenario (or a load test) through the MQTT broker, as a network server would.
 
-    beffroi simulate flash-flood --speed 600 --fleet-csv fleet.csv
+    beffroi simulate flash-flood --fleet-csv fleet.csv --fleet-only   # then: beffroi devices import fleet.csv
+    beffroi simulate flash-flood --speed 600
     beffroi simulate school-week --speed 1 --start now              # real time, from now on
     beffroi simulate waste-round --until 2d --dry-run > messages.txt
     beffroi simulate --load --devices 5000 --rate 2000 --duration 30 [--bursty]
@@ -50,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--until", help="stop early: a duration from the start (6h, 1d12h) or an ISO date-time")
     p.add_argument("--format", choices=_FORMATS, default="chirpstack-json", help="envelope format")
     p.add_argument("--fleet-csv", metavar="PATH", help="write the devices as CSV for 'beffroi devices import'")
+    p.add_argument("--fleet-only", action="store_true", help="with --fleet-csv: write it and exit, send nothing")
     p.add_argument("--truth", metavar="PATH", help="write the scenario's ground truth (JSON) after the run")
     p.add_argument("--mqtt-url", help="broker URL (default: mqtt.url from the configuration)")
     p.add_argument("--topic-prefix", default="", help="prefix every topic with P/ (to keep test runs apart)")
@@ -123,6 +125,11 @@ def _run_scenario(args: argparse.Namespace) -> int:
     if args.fleet_csv:
         count = write_fleet_csv(sim.fleet, args.fleet_csv)
         print(f"wrote {count} devices to {args.fleet_csv}", file=sys.stderr)
+    if args.fleet_only:
+        if not args.fleet_csv:
+            print("beffroi simulate: --fleet-only needs --fleet-csv PATH", file=sys.stderr)
+            return 2
+        return 0
     progress = Progress(sim.scenario.start, sim.until, tz=scenario.tz)
     if args.dry_run:
         try:
@@ -135,7 +142,7 @@ def _run_scenario(args: argparse.Namespace) -> int:
         try:
             with Publisher(_mqtt_url(args), client_id=client_id, max_inflight=args.max_inflight) as pub:
                 result = play(sim.messages(), lambda m: pub.publish(m.topic, m.payload), speed=args.speed,
-                              sim_start=sim.scenario.start, progress=progress)
+                              sim_start=sim.scenario.start, sim_end=sim.until, progress=progress)
         except PublishError as exc:
             print(f"beffroi simulate: {exc}", file=sys.stderr)
             return 1
@@ -191,6 +198,6 @@ def _run_load(args: argparse.Namespace) -> int:
         "format": plan.fmt, "devices": plan.devices, "pattern": "bursty" if plan.bursty else "steady",
         "target_rate_msg_s": "max" if math.isinf(plan.rate) else float(plan.rate),
         "messages_sent": result.sent, "messages_acked": result.acked, "wall_s": round(result.wall_s, 3),
-        "achieved_rate_msg_s": round(result.rate, 1),
+        "achieved_rate_msg_s": round(result.rate, 1), "peak_rate_msg_s_over_1s": result.peak_rate,
     })
     return 0

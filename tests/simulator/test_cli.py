@@ -80,3 +80,15 @@ def test_load_mode_prints_the_achieved_rate(mqtt_url: str, unique: str,
     assert figures["messages_sent"] == figures["messages_acked"] > 100
     assert figures["achieved_rate_msg_s"] > 0 and figures["pattern"] == "steady"
     assert len(collector.received) == figures["messages_acked"]
+
+
+def test_fleet_only_writes_the_registry_and_sends_nothing(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    fleet = tmp_path / "flock.csv"
+    assert main(["simulate", "flock-escape", "--fleet-csv", str(fleet), "--fleet-only",
+                 "--mqtt-url", "mqtt://127.0.0.1:1"]) == 0          # an unreachable broker is never contacted
+    assert capsys.readouterr().out == ""
+    rows = list(csv.DictReader(fleet.open()))
+    assert len(rows) == 26 and {r["profile"] for r in rows} == {"dragino-lgt92", "digital-matter-oyster",
+                                                                 "abeeway-compact-tracker"}
+    assert main(["simulate", "flock-escape", "--fleet-only"]) == 2

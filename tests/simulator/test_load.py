@@ -72,6 +72,23 @@ def test_run_load_paces_and_counts() -> None:
     assert result.sent == result.acked == 100 == len(sent)
     assert result.wall_s == pytest.approx(2.0, abs=0.05)
     assert result.rate == pytest.approx(50, rel=0.03)
+    assert result.peak_rate == pytest.approx(50, abs=1)
+
+
+def test_bursty_run_reports_the_mean_over_the_plan_and_the_burst_peak() -> None:
+    fake_now = [0.0]
+
+    def sleep(s: float) -> None:
+        fake_now[0] += s
+
+    def publish(topic: str, payload: bytes) -> None:
+        fake_now[0] += 0.0001
+
+    result = run_load(LoadPlan(devices=5, rate=20, duration_s=20, bursty=True), publish, flush=lambda: 400,
+                      clock=lambda: fake_now[0], sleep=sleep, wall_clock=lambda: 1_750_000_000.0)
+    assert result.wall_s == pytest.approx(20, abs=0.05)      # the quiet tail of the last cycle counts
+    assert result.rate == pytest.approx(20, rel=0.03)
+    assert result.peak_rate == 200                            # a 10 s share sent within one second
 
 
 def test_invalid_plan_is_refused() -> None:

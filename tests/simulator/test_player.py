@@ -68,3 +68,13 @@ def test_progress_line_shows_time_count_and_rate() -> None:
 def test_zero_speed_is_refused() -> None:
     with pytest.raises(ValueError):
         play([], lambda m: None, speed=0, sim_start=T0)
+
+
+def test_a_finite_speed_run_lasts_until_its_end_even_when_quiet() -> None:
+    clock = FakeClock()
+    out = io.StringIO()
+    result = play(messages([60]), lambda m: None, speed=1, sim_start=T0, sim_end=T0 + 600,
+                  progress=Progress(T0, T0 + 600, stream=out, interval_s=0), clock=clock, sleep=clock.sleep)
+    assert result.wall_s == pytest.approx(600) and result.messages == 1
+    assert max(clock.sleeps) <= 1.0                          # slices, so the progress line keeps moving
+    assert len(out.getvalue().splitlines()) > 500
