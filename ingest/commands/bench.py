@@ -14,6 +14,7 @@ from typing import Any
 BENCH_MODULES: tuple[str, ...] = (
     "ingest.bench.decode",
     "ingest.bench.alerts",
+    "ingest.bench.queries",
 )
 
 

@@ -1,0 +1,222 @@
+"""``beffroi bench queries``: the dashboards' heaviest panels timed on a simulated history.
+
+A dedicated database (``--database``, dropped and recreated unless ``--reuse``) is migrated and filled with
+``--days`` of data for ``--devices`` devices (``ingest/bench/dataset.py``). Then every SQL panel of the Air quality
+board (over its default range, a week: 250 rooms for 1 000 devices) and of the Flocks board (a day: 50 collars) is
+expanded exactly as Grafana would send it — template variables at *All*, ``$__interval`` from the time range and
+the panel's width in pixels on a 1920-pixel screen, macros by ``dashboards.macros`` — and run ``--repeat`` times;
+p50/p95 are printed per panel. The Flocks track panel is repeated per flock in Grafana; it is timed with all
+flocks at once (50 collars), its heaviest form.
+
+Plain PostgreSQL only: TimescaleDB is not installed on this machine, so its continuous aggregates are not measured
+here (the rollups are the plain-PostgreSQL tables the writer maintains).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from ingest.migrate import migrate
+
+__all__ = ["register", "run", "panel_queries", "time_query"]
+
+BOARDS = (("beffroi-air-quality", timedelta(days=7)), ("beffroi-flocks", timedelta(days=1)))
+SCREEN_PX = 1850            # usable width of a 1920-pixel screen: Grafana's maxDataPoints is the panel width
+ROLLUP_INTERVAL = timedelta(minutes=15)
+
+# ``--tune``: what docs/performance.md proposes for the read path, applied to the bench database only.
+# Covering keys: a row written uplink after uplink shares its heap page with a thousand other devices' rows, so a
+# week of one room costs a page per reading; with the value in the key the same scan reads only index pages.
+# time_bucket as date_bin (C, inlined) instead of numeric arithmetic. jit off and 64 MB work_mem are settings of
+# the role Grafana connects with (ALTER ROLE ... SET), here of the session.
+TUNE_SCHEMA = (
+    "ALTER TABLE readings DROP CONSTRAINT readings_pkey, "
+    "ADD CONSTRAINT readings_pkey PRIMARY KEY (dev_eui, quantity, time) INCLUDE (value)",
+    "ALTER TABLE readings_15m DROP CONSTRAINT readings_15m_pkey, "
+    "ADD CONSTRAINT readings_15m_pkey PRIMARY KEY (dev_eui, quantity, bucket) INCLUDE (avg, min, max, count)",
+    "ALTER TABLE readings_1h DROP CONSTRAINT readings_1h_pkey, "
+    "ADD CONSTRAINT readings_1h_pkey PRIMARY KEY (dev_eui, quantity, bucket) INCLUDE (avg, min, max, count)",
+    "CREATE OR REPLACE FUNCTION time_bucket(bucket_width interval, ts timestamptz) RETURNS timestamptz "
+    "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS "
+    "$$ SELECT date_bin(bucket_width, ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') $$",
+    "VACUUM (ANALYZE) readings", "VACUUM (ANALYZE) readings_15m", "VACUUM (ANALYZE) readings_1h",
+)
+TUNE_SESSION = ("SET jit = off", "SET work_mem = '64MB'")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("queries", help="time the heaviest dashboard panels on simulated history")
+    p.add_argument("--devices", type=int, default=1000, help="simulated devices (default 1000)")
+    p.add_argument("--days", type=float, default=30.0,
+                   help="days of history (default 30, a few minutes here; 365 for the issue's year, ~25 min)")
+    p.add_argument("--repeat", type=int, default=20, help="runs per panel (default 20)")
+    p.add_argument("--database", default="beffroi_bench_queries", help="database to (re)create for the data")
+    p.add_argument("--reuse", action="store_true", help="keep the data already loaded in --database")
+    p.add_argument("--drop", action="store_true", help="drop the database at the end (it can take GBs)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--tune", action="store_true",
+                   help="then apply the read-path changes of docs/performance.md to the bench database and time "
+                        "the panels again")
+    p.set_defaults(func=run)
+
+
+def _with_db(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+def _prepare(admin_url: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Create and fill the database; return the load figures."""
+    name = args.database
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists and args.reuse:
+            return {}
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    from ingest.bench.loader import check_rollups, load_dataset
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn, "postgresql")
+        began = time.perf_counter()
+        stats = load_dataset(conn, url, devices=args.devices, days=args.days, seed=args.seed,
+                             progress=lambda line: print(line, flush=True))
+        total = time.perf_counter() - began
+        checked = check_rollups(conn)
+    rows = stats.readings + stats.positions + stats.rollup_rows
+    return {"load s": round(total, 1), "generate s": round(stats.generate_s, 1), "copy s": round(stats.copy_s, 1),
+            "copy rows/s (4 connections, no index)": round(rows / stats.copy_s) if stats.copy_s else 0,
+            "index + vacuum s": round(stats.index_s, 1), "rollup buckets checked against SQL": checked}
+
+
+def panel_queries(now: datetime) -> list[tuple[str, str, str]]:
+    """(board uid, panel label, SQL as PostgreSQL receives it) for the benchmarked boards' SQL panels.
+
+    A panel whose SQL follows ``$__interval`` and whose automatic interval is below 15 minutes (raw readings) is
+    also timed at 15 minutes, the interval from which it reads the ``readings_15m`` rollup."""
+    from dashboards.build import render_all
+    from dashboards.grafana import POSTGRES
+    from dashboards.macros import ALL, TimeRange, Variable, expand, grafana_interval
+
+    boards = render_all()
+    out = []
+    for uid, span in BOARDS:
+        board = boards[uid]
+        variables = {v["name"]: Variable(v["name"], (ALL,), bool(v.get("multi")), bool(v.get("includeAll")),
+                                         v.get("allValue")) for v in board.get("templating", {}).get("list", [])}
+        time_range = TimeRange.last(span, now)
+        for panel in board.get("panels", []):
+            width_px = panel.get("gridPos", {}).get("w", 24) * SCREEN_PX // 24
+            auto = grafana_interval(span, panel.get("maxDataPoints") or width_px)
+            for target in panel.get("targets", []):
+                if target.get("datasource", {}).get("type") != POSTGRES:
+                    continue
+                intervals = [auto]
+                if "$__interval" in target["rawSql"] and auto < ROLLUP_INTERVAL:
+                    intervals.append(ROLLUP_INTERVAL)
+                for interval in intervals:
+                    # the provisioned data source has the TimescaleDB flag on both flavours (dashboards/provision.py)
+                    query = expand(target["rawSql"], time_range=time_range, interval=interval,
+                                   variables=variables, timescaledb=True)
+                    label = f"{panel['title']} [{target['refId']}] {_span(span)} @{_span(interval)}"
+                    out.append((uid, label, query))
+    return out
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def time_query(conn: psycopg.Connection, query: str, repeat: int, budget_s: float = 30.0) -> tuple[list[float], int]:
+    """Run times (ms) of *query* fetching every row, after one warm-up run, and its row count.
+
+    At most *repeat* runs, fewer (at least 3) when they exceed *budget_s* in all."""
+    rows = len(conn.execute(query).fetchall())
+    times: list[float] = []
+    deadline = time.perf_counter() + budget_s
+    while len(times) < repeat and (len(times) < 3 or time.perf_counter() < deadline):
+        began = time.perf_counter()
+        conn.execute(query).fetchall()
+        times.append((time.perf_counter() - began) * 1000)
+    return times, rows
+
+
+def _volume(conn: psycopg.Connection) -> dict[str, Any]:
+    def one(q: str) -> Any:
+        row = conn.execute(q).fetchone()
+        return row[0] if row else None
+
+    return {
+        "devices": one("SELECT count(*) FROM devices"),
+        "readings rows": one("SELECT count(*) FROM readings"),
+        "positions rows": one("SELECT count(*) FROM positions"),
+        "readings_15m rows": one("SELECT count(*) FROM readings_15m"),
+        "readings_1h rows": one("SELECT count(*) FROM readings_1h"),
+        "history from": str(one("SELECT min(time) FROM readings")),
+        "history to": str(one("SELECT max(time) FROM readings")),
+        "database size": one("SELECT pg_size_pretty(pg_database_size(current_database()))"),
+        "readings size (heap+indexes)": one("SELECT pg_size_pretty(pg_total_relation_size('readings'))"),
+    }
+
+
+def _tuned(conn: psycopg.Connection) -> bool:
+    row = conn.execute("SELECT indnatts > indnkeyatts FROM pg_index WHERE indexrelid = 'readings_pkey'::regclass"
+                       ).fetchone()
+    return bool(row and row[0])
+
+
+def _time_panels(conn: psycopg.Connection, repeat: int, figures: dict[str, Any], suffix: str) -> None:
+    worst = 0.0
+    for _uid, title, query in panel_queries(datetime.now(UTC)):
+        times, rows = time_query(conn, query, repeat)
+        p95 = statistics.quantiles(times, n=20)[-1] if len(times) >= 2 else times[0]
+        figures[f"{title}{suffix} p50 ms"] = round(statistics.median(times), 1)
+        figures[f"{title}{suffix} p95 ms"] = round(p95, 1)
+        figures[f"{title}{suffix} rows"] = rows
+        worst = max(worst, p95)
+    figures[f"worst panel p95 ms{suffix}"] = round(worst, 1)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ingest.commands.bench import print_figures
+
+    server_url = args.settings.get("database", "url")
+    admin_url, url = _with_db(server_url, "postgres"), _with_db(server_url, args.database)
+    with psycopg.connect(admin_url, autocommit=True) as probe:
+        timescale = probe.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
+    load = _prepare(admin_url, url, args)
+    figures: dict[str, Any] = {"storage": "plain PostgreSQL (TimescaleDB not benchmarked)" if timescale
+                               else "plain PostgreSQL (TimescaleDB not available here)"}
+    figures.update(load)
+    with psycopg.connect(url, autocommit=True) as conn:
+        figures.update(_volume(conn))
+        figures["server"] = conn.execute("SHOW server_version").fetchone()[0]     # type: ignore[index]
+        figures["shared_buffers"] = conn.execute("SHOW shared_buffers").fetchone()[0]  # type: ignore[index]
+        figures["jit"] = conn.execute("SHOW jit").fetchone()[0]                       # type: ignore[index]
+        figures["load average (1 min)"] = round(os.getloadavg()[0], 2)
+        _time_panels(conn, args.repeat, figures, "")
+        if args.tune:
+            print("  applying the read-path changes (--tune)", flush=True)
+            if not _tuned(conn):
+                for statement in TUNE_SCHEMA:
+                    conn.execute(statement)
+            for statement in TUNE_SESSION:
+                conn.execute(statement)
+            _time_panels(conn, args.repeat, figures, " (tuned)")
+    if args.drop:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(args.database)))
+    print_figures(f"queries ({args.devices} devices, {args.days:g} days, {args.repeat} runs per panel)", figures)
+    return 0
