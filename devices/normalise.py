@@ -110,8 +110,8 @@ class Normaliser:
             None if position.altitude is None else Field("altitude", position.altitude, "altitude", numeric_text=True),
             None if position.accuracy is None else Field("accuracy", position.accuracy, "gps_accuracy",
                                                          numeric_text=True))
-        self._derive = tuple((d.quantity, FUNCTIONS[d.function], tuple(d.params.items()), d.function)
-                             for d in derive)
+        self._derive = tuple((d.quantity, FUNCTIONS[d.function], tuple(d.params.items()), d.function,
+                              quantity(d.quantity).minimum, quantity(d.quantity).maximum) for d in derive)
         self._defaults = {p.name: p.default for p in params.values() if p.default is not None}
 
     def apply(self, data: Mapping[str, Any], params: Mapping[str, Any], out: Decoded) -> None:
@@ -157,7 +157,7 @@ class Normaliser:
 
     def _derived(self, values: dict[str, float], params: Mapping[str, Any], warnings: list[str]) -> None:
         merged = {**self._defaults, **params} if params else self._defaults
-        for name, fn, sources, fn_name in self._derive:
+        for name, fn, sources, fn_name, lo, hi in self._derive:
             if name in values:          # the decoder measured it directly; that value wins
                 continue
             inputs = [values.get(q) for q in fn.inputs]
@@ -180,11 +180,10 @@ class Normaliser:
                 except (ArithmeticError, ValueError) as exc:
                     warnings.append(f"{name} not derived by {fn_name}: {exc}")
                     continue
-                out_of_bounds = check_value(name, value)
-                if out_of_bounds:
-                    warnings.append(out_of_bounds)
-                else:
+                if lo <= value <= hi:
                     values[name] = value
+                else:
+                    warnings.append(check_value(name, value) or f"{name}: {value!r} rejected")
 
     def _positions(self, data: Mapping[str, Any], out: Decoded) -> None:
         assert self._position is not None

@@ -109,7 +109,8 @@ class Profile:
             data = {}
         elif not isinstance(data, dict):
             return Decoded(errors=[f"{self.id}: decoder data is {type(data).__name__}, not a mapping"])
-        out = Decoded(data=data, warnings=_texts(raw.get("warnings")), errors=_texts(raw.get("errors")))
+        # positional construction: Decoded's default factories are measurable on the hot path
+        out = Decoded(data, [], [], _texts(raw.get("warnings")), _texts(raw.get("errors")))
         if not out.errors:
             try:
                 self._normaliser.apply(data, params, out)
@@ -132,6 +133,8 @@ class Profile:
 def _texts(value: Any) -> list[str]:
     if not value:
         return []
+    if value.__class__ is list:
+        return [v if v.__class__ is str else str(v) for v in value]
     if isinstance(value, str):
         return [value]
     if isinstance(value, (list, tuple)):
