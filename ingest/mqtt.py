@@ -79,6 +79,7 @@ class MqttConsumer:
         self._connected = False
         self._stopping = False
         self._disconnected = asyncio.Event()
+        self.subscribed = asyncio.Event()     # set once the broker granted the subscriptions of this connection
         self._connect_props = Properties(PacketTypes.CONNECT)
         self._connect_props.SessionExpiryInterval = session_expiry_s
         self._connect_props.ReceiveMaximum = receive_maximum
@@ -103,6 +104,11 @@ class MqttConsumer:
     @property
     def connected(self) -> bool:
         return self._connected
+
+    @property
+    def subscriptions(self) -> list[str]:
+        """The topic filters as subscribed (with the ``$share/<group>/`` prefix when shared)."""
+        return [self._filter(sub) for sub in self._subscriptions]
 
     # ----------------------------------------------------------------------------------------- public
 
@@ -205,9 +211,11 @@ class MqttConsumer:
 
     def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, reasons: list[ReasonCode],
                       properties: Properties | None) -> None:
-        for sub, reason in zip(self._subscriptions, reasons, strict=False):
-            if reason.is_failure:
-                log.error("subscription to %s refused by the broker: %s", self._filter(sub), reason)
+        refused = [(sub, reason) for sub, reason in zip(self._subscriptions, reasons, strict=False) if reason.is_failure]
+        for sub, reason in refused:
+            log.error("subscription to %s refused by the broker: %s", self._filter(sub), reason)
+        if not refused:
+            self.subscribed.set()
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode,
                        properties: Properties | None) -> None:
@@ -216,6 +224,7 @@ class MqttConsumer:
         self._set_connected(False)
         if self._loop is not None:
             self._call(self._disconnected.set)
+            self._call(self.subscribed.clear)
 
     def _set_connected(self, up: bool) -> None:
         self._connected = up

@@ -50,6 +50,7 @@ class Inbound:
     tts: bool = False
     token: Any = None                # the consumer's acknowledgement token
     received: float = 0.0            # time.monotonic() at receipt
+    source: str | None = None        # metrics/rejects label; default: the envelope format (e.g. "http" otherwise)
 
 
 def _source_of(msg: Inbound) -> str:
@@ -165,7 +166,7 @@ class Pipeline:
             await asyncio.sleep(0)
 
     async def process(self, msg: Inbound) -> Item:
-        source = _source_of(msg)
+        source = msg.source or _source_of(msg)
         item = Item(token=msg.token, source=source, topic=msg.topic, raw=msg.payload, received=msg.received)
         parsed = parse(msg.topic, msg.payload, tts=msg.tts, max_bytes=self._max_bytes)
         if isinstance(parsed, Ignored):

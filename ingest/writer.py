@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 BatchListener = Callable[[list[ReadingRow], list[PositionRow]], Awaitable[None]]
 _TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, OSError)
+_IDLE_CHECK_S = 5.0
 
 
 class Connector(Protocol):
@@ -104,9 +105,16 @@ class Writer:
         """Commit batches until ``close()``; then commit what is pending and return."""
         while True:
             async with self._changed:
-                await self._changed.wait_for(lambda: bool(self._pending) or self._closing)
+                try:
+                    await asyncio.wait_for(self._changed.wait_for(lambda: bool(self._pending) or self._closing),
+                                           _IDLE_CHECK_S)
+                except TimeoutError:
+                    pass
                 if not self._pending and self._closing:
                     return
+            if not self._pending:
+                await self._check_idle()
+                continue
             while not self._closing and not self._full():
                 remaining = self._first_at + self._max_age - time.monotonic()
                 if remaining <= 0:
@@ -121,6 +129,17 @@ class Writer:
                 batch, self._pending, self._pending_rows = self._pending, [], 0
                 self._changed.notify_all()
             await self._commit(batch)
+
+    async def _check_idle(self) -> None:
+        """While no batch flows, keep the connection (and the readiness it reports) honest."""
+        try:
+            conn = await self._connection()
+            await conn.execute("SELECT 1")
+            await conn.rollback()
+        except _TRANSIENT as exc:
+            if self.connected:
+                log.warning("database connection lost while idle (%s); reconnecting", exc)
+            await self._lost()
 
     async def close(self) -> None:
         """Ask ``run()`` to commit what is pending and stop (cancel ``run()`` to give up instead)."""

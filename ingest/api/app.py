@@ -27,6 +27,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "ingest.api.alerts",
     "ingest.api.pages",
     "ingest.api.openapi",
+    "ingest.api.health",
 )
 
 
