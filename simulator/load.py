@@ -133,7 +133,7 @@ class _Template:
             ev.time.FromDatetime(stamp.replace(tzinfo=None))
             for rx in ev.rx_info:
                 rx.ns_time.CopyFrom(ev.time)
-            return ev.SerializeToString()
+            return ev.SerializeToString(deterministic=True)
         offset = "Z" if self.time_text.endswith("Z") else "+00:00"
         text = self.text
         if self.correlation:

@@ -89,7 +89,9 @@ class Wire:
         ev.tx_info.frequency = frame.tx.frequency
         ev.tx_info.modulation.lora.spreading_factor = frame.tx.spreading_factor
         ev.dr = frame.tx.dr
-        return envelopes.chirpstack_pb(ev) if self.fmt == "chirpstack-pb" else envelopes.chirpstack_json(ev)
+        if self.fmt == "chirpstack-pb":
+            return ev.SerializeToString(deterministic=True)     # map entries (tags, metadata) sorted by key
+        return _sorted_maps(envelopes.chirpstack_json(ev))
 
     def _tts(self, frame: Frame, uplink: Uplink) -> bytes:
         doc: dict[str, Any] = json.loads(envelopes.tts_uplink(uplink, application_id=self.application,
@@ -115,6 +117,18 @@ class Wire:
         message["consumed_airtime"] = f"{frame.tx.airtime_s(len(frame.payload)):.6f}s"
         doc["end_device_ids"]["dev_addr"] = frame.dev_addr.upper()
         return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _sorted_maps(body: bytes) -> bytes:
+    """Protobuf maps iterate in an order that depends on the process's hash seed; sort their keys so the same
+    seed gives byte-identical messages in every process (ChirpStack's own map order is arbitrary too)."""
+    doc = json.loads(body)
+    info = doc.get("deviceInfo", {})
+    info["tags"] = dict(sorted(info.get("tags", {}).items()))
+    for rx in doc.get("rxInfo", []):
+        if "metadata" in rx:
+            rx["metadata"] = dict(sorted(rx["metadata"].items()))
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _uplink_id(frame: Frame, n: int) -> int:
