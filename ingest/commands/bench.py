@@ -15,6 +15,7 @@ BENCH_MODULES: tuple[str, ...] = (
     "ingest.bench.decode",
     "ingest.bench.alerts",
     "ingest.bench.queries",
+    "ingest.bench.backlog",
 )
 
 
