@@ -27,6 +27,7 @@ from psycopg_pool import AsyncConnectionPool
 from devices.base import PositionRow, ReadingRow
 from ingest.config import Config, ConfigError
 from rules.acklinks import AckLinks
+from rules.clock import DataClock
 from rules.compose import Composer
 from rules.directory import Setup, load_directory
 from rules.engine import Engine
@@ -127,10 +128,14 @@ class Alerting:
     session: aiohttp.ClientSession
     tick_s: float
     metrics: _Metrics
+    data_clock: DataClock | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def on_batch(self, readings: Sequence[ReadingRow], positions: Sequence[PositionRow]) -> None:
         """The writer's listener: a rules failure is logged, never propagated into ingestion."""
+        if self.data_clock is not None:
+            self.data_clock.observe(r.time for r in readings)
+            self.data_clock.observe(p.time for p in positions)
         try:
             self.metrics.transitions.inc(await self.engine.on_batch(readings, positions))
         except Exception:
@@ -164,11 +169,13 @@ def build(pool: AsyncConnectionPool, config: Config, setup: Setup, *, profiles: 
     template_dir = Path(config.get("rules", "dir")).expanduser() / "templates"
     composer = Composer(links=ack_links(config), language=n["language"], template_dir=template_dir,
                         sms_max_segments=n["sms_max_segments"])
-    engine = Engine(pool, setup, composer, Fleet(profiles), clock)
+    # A data clock is the engine's only: notification retries and link expiry stay on the wall clock.
+    data_clock = DataClock() if config.get("rules", "clock") == "data" else None
+    engine = Engine(pool, setup, composer, Fleet(profiles), data_clock or clock)
     metrics = _Metrics(metrics_registry)
     sender = Sender(pool, build_notifiers(config, session), clock, max_attempts=n["max_attempts"],
                     observer=metrics.observe)
-    return Alerting(engine, sender, session, config.get("rules", "tick_s"), metrics)
+    return Alerting(engine, sender, session, config.get("rules", "tick_s"), metrics, data_clock)
 
 
 async def attach(writer: Any, pool: AsyncConnectionPool, config: Config, *, registry: Any = None,

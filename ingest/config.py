@@ -115,6 +115,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("feed", "cors_origins", list, []),
     Setting("rules", "dir", str, ""),
     Setting("rules", "tick_s", float, 15.0, _positive),
+    Setting("rules", "clock", str, "wall", _one_of("wall", "data")),
     Setting("notify", "language", str, "fr", _one_of("fr", "en")),
     Setting("notify", "smtp_host", str, ""),
     Setting("notify", "smtp_port", int, 587, _positive),

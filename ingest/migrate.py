@@ -20,7 +20,6 @@ from typing import Any
 
 import psycopg
 
-
 from ingest.db import Flavour
 
 __all__ = ["Migration", "SchemaTooNew", "discover", "migrate", "current_version", "apply_policies"]
