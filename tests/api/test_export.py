@@ -159,3 +159,15 @@ async def test_a_large_export_is_streamed_from_a_server_side_cursor_in_batches(
     assert body.count(b"\r\n") == total + 1          # every row and the header
     assert chunks >= total // 1000                   # one HTTP chunk (at least) per fetched batch
     assert await _exporter_backend(db_url) is None    # the dedicated connection is closed at the end
+
+
+@pytest.mark.parametrize(("value", "cell"), [
+    (None, ""), (1.5, "1.5"), (3, "3"), ("co2", "co2"), ('a,"b"', '"a,""b"""'), ("line\nbreak", '"line\nbreak"'),
+    (datetime.fromisoformat("2025-03-01T00:10:00+00:00"), "2025-03-01T00:10:00+00:00"),
+])
+def test_csv_cells_follow_rfc_4180(value: Any, cell: str) -> None:
+    from ingest.api.export import _csv_cell
+
+    assert _csv_cell(value) == cell
+    if isinstance(value, str):
+        assert next(csv.reader(io.StringIO(cell + "\r\n"))) == [value]
