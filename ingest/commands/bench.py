@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 BENCH_MODULES: tuple[str, ...] = (
-    "ingest.bench.ingest",
     "ingest.bench.decode",
     "ingest.bench.alerts",
     "ingest.bench.queries",
