@@ -14,6 +14,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
 	touch $@
 
+# The whole system on simulated fleets (local PostgreSQL/Mosquitto when they answer, embedded ones otherwise).
+DEMO_ARGS ?=
+demo: venv
+	$(BIN)/beffroi demo $(DEMO_ARGS)
+
 lint: venv
 	$(BIN)/ruff check .
 

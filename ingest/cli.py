@@ -14,6 +14,7 @@ __all__ = ["main", "build_parser"]
 # One line per command module; a module that fails to import is a bug, not something to hide.
 COMMAND_MODULES = (
     "ingest.commands.migrate",
+    "ingest.commands.demo",
     "ingest.commands.run",
     "ingest.commands.bench",
     "ingest.commands.tokens",

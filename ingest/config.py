@@ -84,6 +84,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("mqtt", "ca_file", str, ""),
     Setting("mqtt", "reconnect_max_s", float, 30.0, _positive),
     Setting("mqtt", "receive_maximum", int, 1000, _positive),
+    Setting("mqtt", "protocol", str, "5", _one_of("5", "3.1.1")),
     Setting("ingest", "batch_max_rows", int, 5000, _positive),
     Setting("ingest", "batch_max_age_ms", int, 200, _positive),
     Setting("ingest", "queue_max_uplinks", int, 20000, _positive),
