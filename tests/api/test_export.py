@@ -147,7 +147,7 @@ async def test_a_large_export_is_streamed_from_a_server_side_cursor_in_batches(
     backend = None
     for _ in range(100):
         backend = await _exporter_backend(db_url)
-        if backend and backend[0] == "idle in transaction":
+        if backend and backend[0] == "idle in transaction" and backend[1].startswith("FETCH"):
             break
         await asyncio.sleep(0.05)
     assert backend is not None and backend[0] == "idle in transaction"
