@@ -131,13 +131,6 @@ _READINGS_CTE = """WITH ins AS (
 # Plain PostgreSQL: the rollup tables standing in for TimescaleDB's continuous aggregates, fed by the rows the
 # statement actually inserted (ins). Buckets use time_bucket's origin (Monday 2000-01-03), so both flavours agree.
 # Upserts are ordered by key so that concurrent writers lock rows in the same order.
-_UPSERT_ROLLUP = """
-    ON CONFLICT (dev_eui, quantity, bucket) DO UPDATE SET
-        min = least(r.min, EXCLUDED.min), max = greatest(r.max, EXCLUDED.max), sum = r.sum + EXCLUDED.sum,
-        count = r.count + EXCLUDED.count,
-        last = CASE WHEN EXCLUDED.last_time >= r.last_time THEN EXCLUDED.last ELSE r.last END,
-        last_time = greatest(r.last_time, EXCLUDED.last_time)
-    RETURNING 1"""
 # The hourly rollup is computed from the 15-minute partial aggregates of this statement, not from the rows again.
 _ROLLUPS = """, agg_15m AS (
     SELECT date_bin(INTERVAL '15 minutes', time, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS bucket, dev_eui, quantity,
@@ -147,12 +140,24 @@ _ROLLUPS = """, agg_15m AS (
 ), roll_15m AS (
     INSERT INTO readings_15m AS r (bucket, dev_eui, quantity, min, max, sum, count, last, last_time)
     SELECT bucket, dev_eui, quantity, min, max, sum, count, last, last_time FROM agg_15m
-    ORDER BY dev_eui, quantity, bucket""" + _UPSERT_ROLLUP + """
+    ORDER BY dev_eui, quantity, bucket
+    ON CONFLICT (dev_eui, quantity, bucket) DO UPDATE SET
+        min = least(r.min, EXCLUDED.min), max = greatest(r.max, EXCLUDED.max), sum = r.sum + EXCLUDED.sum,
+        count = r.count + EXCLUDED.count,
+        last = CASE WHEN EXCLUDED.last_time >= r.last_time THEN EXCLUDED.last ELSE r.last END,
+        last_time = greatest(r.last_time, EXCLUDED.last_time)
+    RETURNING 1
 ), roll_1h AS (
     INSERT INTO readings_1h AS r (bucket, dev_eui, quantity, min, max, sum, count, last, last_time)
     SELECT date_bin(INTERVAL '1 hour', bucket, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS hour, dev_eui, quantity,
            min(min), max(max), sum(sum), sum(count), (array_agg(last ORDER BY last_time DESC))[1], max(last_time)
-    FROM agg_15m GROUP BY dev_eui, quantity, hour ORDER BY dev_eui, quantity, hour""" + _UPSERT_ROLLUP + """
+    FROM agg_15m GROUP BY dev_eui, quantity, hour ORDER BY dev_eui, quantity, hour
+    ON CONFLICT (dev_eui, quantity, bucket) DO UPDATE SET
+        min = least(r.min, EXCLUDED.min), max = greatest(r.max, EXCLUDED.max), sum = r.sum + EXCLUDED.sum,
+        count = r.count + EXCLUDED.count,
+        last = CASE WHEN EXCLUDED.last_time >= r.last_time THEN EXCLUDED.last ELSE r.last END,
+        last_time = greatest(r.last_time, EXCLUDED.last_time)
+    RETURNING 1
 )"""
 _ROWS = "\nSELECT time, dev_eui, quantity, value FROM ins"
 _COUNT = "\nSELECT count(*) FROM ins"

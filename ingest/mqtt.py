@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import select
 import ssl
 import threading
 import time
@@ -44,6 +45,10 @@ __all__ = ["AckToken", "Subscription", "MqttConsumer"]
 
 log = logging.getLogger(__name__)
 
+# Packets read per wake-up of the event loop at most: enough to cut the loop's per-message overhead, few enough
+# (a few milliseconds of work) that a committing batch gets its turn soon after each of its round trips.
+_BURST = 32
+
 
 @dataclass(frozen=True, slots=True)
 class AckToken:
@@ -56,6 +61,21 @@ class AckToken:
 class Subscription:
     topic_filter: str
     tts: bool = False              # messages on it are TTS uplinks (else ChirpStack events)
+
+    @property
+    def levels(self) -> list[str]:
+        return self.topic_filter.split("/")
+
+
+def _matches(levels: list[str], topic: str) -> bool:
+    """MQTT topic filter matching (``+`` one level, ``#`` the rest)."""
+    parts = topic.split("/")
+    for i, level in enumerate(levels):
+        if level == "#":
+            return True
+        if i >= len(parts) or (level != "+" and level != parts[i]):
+            return False
+    return len(parts) == len(levels)
 
 
 class MqttConsumer:
@@ -78,6 +98,7 @@ class MqttConsumer:
         self._generation = 0
         self._connected = False
         self._stopping = False
+        self._tts_topics: dict[str, bool] = {}
         self._disconnected = asyncio.Event()
         self.subscribed = asyncio.Event()     # set once the broker granted the subscriptions of this connection
         self._connect_props = Properties(PacketTypes.CONNECT)
@@ -92,9 +113,7 @@ class MqttConsumer:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
-        client.on_message = self._message_handler(False)
-        for sub in self._subscriptions:
-            client.message_callback_add(sub.topic_filter, self._message_handler(sub.tts))
+        client.on_message = self._on_message
         client.on_socket_open = self._on_socket_open
         client.on_socket_close = self._on_socket_close
         client.on_socket_register_write = self._on_register_write
@@ -232,14 +251,23 @@ class MqttConsumer:
         if self._on_state is not None:
             self._on_state(up)
 
-    def _message_handler(self, tts: bool) -> Callable[[paho.Client, Any, paho.MQTTMessage], None]:
-        def on_message(client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+    def _is_tts(self, topic: str) -> bool:
+        """Whether *topic* came through the TTS subscription (cached: a city has a bounded set of topics)."""
+        known = self._tts_topics.get(topic)
+        if known is None:
+            known = any(sub.tts and _matches(sub.levels, topic) for sub in self._subscriptions)
+            if len(self._tts_topics) > 100_000:
+                self._tts_topics.clear()
+            self._tts_topics[topic] = known
+        return known
+
+    def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        try:
+            topic = msg.topic
             token = AckToken(self._generation, msg.mid, msg.qos) if msg.qos else None
-            try:
-                self._sink(Inbound(msg.topic, bytes(msg.payload), tts, token, time.monotonic()))
-            except Exception:      # never let paho see an exception: it would break its read loop
-                log.exception("cannot queue an MQTT message from %s", msg.topic)
-        return on_message
+            self._sink(Inbound(topic, bytes(msg.payload), self._is_tts(topic), token, time.monotonic()))
+        except Exception:      # never let paho see an exception: it would break its read loop
+            log.exception("cannot queue an MQTT message")
 
     # ----------------------------------------------------------------------------------------- event loop
 
@@ -275,12 +303,17 @@ class MqttConsumer:
         self._call(lambda: self._loop.remove_writer(sock) if self._loop else None)
 
     def _on_readable(self) -> None:
-        client = self._client
-        client.loop_read()
-        sock = self._sock
-        # TLS: decrypted bytes may wait inside the SSL object while the kernel socket is empty
-        while isinstance(sock, ssl.SSLSocket) and sock.pending() and not self._paused and sock is self._sock:
+        """Read up to ``_BURST`` packets while bytes are waiting (paho reads one packet per ``loop_read``)."""
+        client, sock = self._client, self._sock
+        for _ in range(_BURST):
             client.loop_read()
+            if self._paused or sock is None or sock is not self._sock:
+                return
+            # TLS: decrypted bytes may wait inside the SSL object while the kernel socket is empty
+            if isinstance(sock, ssl.SSLSocket) and sock.pending():
+                continue
+            if not select.select([sock], [], [], 0)[0]:
+                return
 
     async def _misc_loop(self) -> None:
         """Keepalive pings and timeouts (paho's loop_misc), once a second."""

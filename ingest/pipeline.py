@@ -40,6 +40,7 @@ __all__ = ["Inbound", "Pipeline", "decode_network_object"]
 log = logging.getLogger(__name__)
 
 _RAW_KEEP_OVERSIZED = 4096           # bytes of an oversized message kept in its reject row
+_YIELD_EVERY = 16                    # messages processed back to back before giving the event loop a turn
 _POSITION_KEYS = frozenset({"latitude", "longitude", "altitude"})
 
 
@@ -146,7 +147,8 @@ class Pipeline:
             self._pause()
 
     async def run(self) -> None:
-        queue = self._queue
+        queue, writer = self._queue, self._writer
+        done = 0
         while True:
             if not queue:
                 self._idle.set()
@@ -157,7 +159,12 @@ class Pipeline:
             if self._paused and len(queue) <= self._low and self._resume is not None:
                 self._paused = False
                 self._resume()
-            await self._writer.put(await self.process(msg))
+            item = await self.process(msg)
+            if not writer.offer(item):
+                await writer.put(item)
+            done += 1
+            if done % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)      # let the socket reader and the writer's commit run
 
     async def drained(self) -> None:
         """Wait until every submitted message has been handed to the writer."""
@@ -238,8 +245,8 @@ class Pipeline:
                 self._reject(item, Reason.OUT_OF_RANGE, warning, uplink.dev_eui, uplink.time, None)
             else:
                 log.debug("decoder warning: %s", warning, extra={"dev_eui": uplink.dev_eui})
-        for value in decoded.readings:
-            self._reading(item, uplink.dev_eui, uplink.time, value.quantity, value.value)
+        # decoded.readings are within their quantity's bounds (profiles and decode_network_object check them)
+        item.readings.extend(ReadingRow(uplink.time, uplink.dev_eui, v.quantity, v.value) for v in decoded.readings)
         self._positions(item, uplink.dev_eui, uplink.time, decoded.positions)
 
     def _reading(self, item: Item, dev_eui: str, when: datetime, quantity: str, value: float) -> None:

@@ -71,7 +71,8 @@ class Writer:
         self._pending: list[Item] = []
         self._pending_rows = 0
         self._first_at = 0.0
-        self._changed = asyncio.Condition()
+        self._wake = asyncio.Event()        # pending became non-empty or full, or closing
+        self._space = asyncio.Event()       # the pending batch was taken: put() may go on
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._closing = False
         self._committing = False
@@ -92,42 +93,52 @@ class Writer:
     def _full(self) -> bool:
         return len(self._pending) >= self._max_messages or self._pending_rows >= self._max_rows
 
+    def _append(self, item: Item) -> None:
+        if not self._pending:
+            self._first_at = time.monotonic()
+            self._wake.set()
+        self._pending.append(item)
+        self._pending_rows += item.rows
+        if self._full():
+            self._wake.set()
+
+    def offer(self, item: Item) -> bool:
+        """Add *item* if the next batch has room (no waiting); False when full (then ``await put``)."""
+        if self._full():
+            return False
+        self._append(item)
+        return True
+
     async def put(self, item: Item) -> None:
-        async with self._changed:
-            await self._changed.wait_for(lambda: not self._full())
-            if not self._pending:
-                self._first_at = time.monotonic()
-            self._pending.append(item)
-            self._pending_rows += item.rows
-            self._changed.notify_all()
+        """Add *item*, waiting while the next batch is full (a commit is in progress or the database is down)."""
+        while self._full():
+            self._space.clear()
+            await self._space.wait()
+        self._append(item)
 
     async def run(self) -> None:
         """Commit batches until ``close()``; then commit what is pending and return."""
         while True:
-            async with self._changed:
-                try:
-                    await asyncio.wait_for(self._changed.wait_for(lambda: bool(self._pending) or self._closing),
-                                           _IDLE_CHECK_S)
-                except TimeoutError:
-                    pass
-                if not self._pending and self._closing:
-                    return
             if not self._pending:
-                await self._check_idle()
+                if self._closing:
+                    return
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), _IDLE_CHECK_S)
+                except TimeoutError:
+                    await self._check_idle()
                 continue
-            while not self._closing and not self._full():
+            while not (self._closing or self._full()):
                 remaining = self._first_at + self._max_age - time.monotonic()
                 if remaining <= 0:
                     break
-                async with self._changed:
-                    try:
-                        await asyncio.wait_for(self._changed.wait_for(lambda: self._full() or self._closing),
-                                               remaining)
-                    except TimeoutError:
-                        break
-            async with self._changed:
-                batch, self._pending, self._pending_rows = self._pending, [], 0
-                self._changed.notify_all()
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), remaining)
+                except TimeoutError:
+                    break
+            batch, self._pending, self._pending_rows = self._pending, [], 0
+            self._space.set()
             await self._commit(batch)
 
     async def _check_idle(self) -> None:
@@ -143,9 +154,8 @@ class Writer:
 
     async def close(self) -> None:
         """Ask ``run()`` to commit what is pending and stop (cancel ``run()`` to give up instead)."""
-        async with self._changed:
-            self._closing = True
-            self._changed.notify_all()
+        self._closing = True
+        self._wake.set()
 
     async def aclose_connection(self) -> None:
         if self._conn is not None:

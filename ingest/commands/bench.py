@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 BENCH_MODULES: tuple[str, ...] = (
+    "ingest.bench.ingest",
     "ingest.bench.decode",
     "ingest.bench.alerts",
     "ingest.bench.queries",
