@@ -63,7 +63,8 @@ def fleet(count: int) -> dict[str, list[BenchDevice]]:
             eui = f"be{code:02x}{i:012x}"
             if f.name == "co2":
                 school, room = divmod(i, 25)
-                tags = {"building": f"Bâtiment {'AB'[room % 2]}", "room": f"{100 + room}"}
+                # building names unique per school: the boards label series "building / room"
+                tags = {"building": f"École {school + 1:02d} bâtiment {'AB'[room % 2]}", "room": f"{100 + room}"}
                 devices.append(BenchDevice(eui, f"Salle {100 + room}", f.profiles[i % len(f.profiles)], f.name,
                                            f"école {school + 1:02d}", tags, 48.85 + school * 0.01, 2.35))
             elif f.name == "tracker":

@@ -31,7 +31,7 @@ __all__ = ["register", "run", "panel_queries", "time_query"]
 
 BOARDS = (("beffroi-air-quality", timedelta(days=7)), ("beffroi-flocks", timedelta(days=1)))
 SCREEN_PX = 1850            # usable width of a 1920-pixel screen: Grafana's maxDataPoints is the panel width
-ROLLUP_INTERVAL = timedelta(minutes=15)
+ROLLUP_INTERVALS = (timedelta(minutes=15), timedelta(hours=1))
 
 # ``--tune``: what docs/performance.md proposes for the read path, applied to the bench database only.
 # Covering keys: a row written uplink after uplink shares its heap page with a thousand other devices' rows, so a
@@ -100,8 +100,8 @@ def _prepare(admin_url: str, url: str, args: argparse.Namespace) -> dict[str, An
 def panel_queries(now: datetime) -> list[tuple[str, str, str]]:
     """(board uid, panel label, SQL as PostgreSQL receives it) for the benchmarked boards' SQL panels.
 
-    A panel whose SQL follows ``$__interval`` and whose automatic interval is below 15 minutes (raw readings) is
-    also timed at 15 minutes, the interval from which it reads the ``readings_15m`` rollup."""
+    A panel whose SQL follows ``$__interval`` is also timed at 15 minutes and one hour (when its automatic interval
+    is finer), the intervals from which it reads the ``readings_15m`` and ``readings_1h`` rollups."""
     from dashboards.build import render_all
     from dashboards.grafana import POSTGRES
     from dashboards.macros import ALL, TimeRange, Variable, expand, grafana_interval
@@ -120,8 +120,8 @@ def panel_queries(now: datetime) -> list[tuple[str, str, str]]:
                 if target.get("datasource", {}).get("type") != POSTGRES:
                     continue
                 intervals = [auto]
-                if "$__interval" in target["rawSql"] and auto < ROLLUP_INTERVAL:
-                    intervals.append(ROLLUP_INTERVAL)
+                if "$__interval" in target["rawSql"]:
+                    intervals += [i for i in ROLLUP_INTERVALS if i > auto]
                 for interval in intervals:
                     # the provisioned data source has the TimescaleDB flag on both flavours (dashboards/provision.py)
                     query = expand(target["rawSql"], time_range=time_range, interval=interval,
