@@ -6,9 +6,11 @@
 3. ``--count`` realistic ChirpStack uplinks (default one million) are published at QoS 1 while it is away;
 4. ``beffroi run`` starts again and drains the backlog; its resident memory is sampled from ``/proc`` meanwhile.
 
-Why memory stays bounded: the broker sends at most ``mqtt.receive_maximum`` unacknowledged messages (MQTT v5
-Receive Maximum) and Beffroi acknowledges only after commit, so at any time the process holds at most that many
-messages, plus the batch being committed — whatever the size of the backlog waiting in the broker.
+Why memory stays bounded: Beffroi acknowledges only after commit, and when its in-process queue holds
+``ingest.queue_max_uplinks`` messages it stops reading the socket; TCP flow control then holds the broker back.
+MQTT v5 Receive Maximum would be the first fence, but Mosquitto 2.0.11 was measured sending past it (see the
+ingest commit 9c76bb7), so the queue is the bound: queue + one batch filling + one committing, whatever the size
+of the backlog waiting in the broker.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
     prefix = f"bench-backlog-{os.getpid()}"
     figures: dict[str, Any] = {"backlog uplinks": args.count, "devices": args.devices, "workers": args.workers}
-    receive_max = args.settings.get("mqtt", "receive_maximum")
+    queue_max = args.settings.get("ingest", "queue_max_uplinks")
     with ScratchDatabase(args.settings.get("database", "url"), args.database) as db_url, \
             PrivateMosquitto(max_queued=args.count + 10_000) as broker:
         register_devices(db_url, ((d.dev_eui, d.name, d.profile) for d in load_fleet(args.devices)))
@@ -123,8 +125,9 @@ def run(args: argparse.Namespace) -> int:
         figures["lost (published - stored uplinks)"] = args.count - last
         figures["consumer peak RSS MB (sampled, per process)"] = round(sampler.peak_each, 1)
         figures["consumer peak RSS MB (VmHWM, per process)"] = round(peak_hwm, 1)
-        figures["bound"] = (f"mqtt.receive_maximum = {receive_max} unacknowledged messages per process "
-                            f"+ one committing batch (ingest.batch_max_rows = "
-                            f"{args.settings.get('ingest', 'batch_max_rows')}), independent of the backlog")
+        figures["bound"] = (f"ingest.queue_max_uplinks = {queue_max} queued messages per process + a batch "
+                            f"filling and a batch committing (ingest.batch_max_rows = "
+                            f"{args.settings.get('ingest', 'batch_max_rows')} each) + socket buffers; "
+                            "independent of the backlog")
     print_figures(f"backlog ({args.count:,} uplinks queued in a persistent session)", figures)
     return 0
