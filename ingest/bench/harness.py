@@ -172,9 +172,11 @@ class ServiceProcess:
             return [self.process.pid]
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         try:
-            return [int(p) for p in children.read_text().split()]
+            pids = [int(p) for p in children.read_text().split()]
         except FileNotFoundError:
             return []
+        # the workers, not multiprocessing's resource tracker
+        return [p for p in pids if b"spawn_main" in _cmdline(p)]
 
     def memory_mb(self) -> list[tuple[float, float]]:
         return [proc_memory_mb(pid) for pid in self.pids()]
@@ -196,6 +198,13 @@ class ServiceProcess:
         code = self.process.returncode
         self.process = None
         return code
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return b""
 
 
 def wait_until(predicate: Callable[[], bool], limit_s: float, what: str, *, every_s: float = 0.05,
