@@ -16,7 +16,7 @@ import pytest
 from ingest.bench.harness import free_port
 from ingest.config import load_config
 from ingest.workers import worker_config
-from tests.ingest.ingest_support import Publisher, count, cs_up, register, service_env, uplink, wait_for
+from tests.ingest.ingest_support import Publisher, count, cs_up, register, service_env, uplink
 
 
 def test_each_worker_gets_its_own_client_id_and_port_in_one_shared_group() -> None:
@@ -46,7 +46,7 @@ def _ready(port: int) -> bool:
 
 
 @pytest.mark.usefixtures("requires_mqtt5")
-async def test_two_worker_processes_split_one_stream_and_stop_cleanly(
+def test_two_worker_processes_split_one_stream_and_stop_cleanly(
         tmp_path: Path, db: psycopg.Connection, db_url: str, mqtt_url: str, unique: str) -> None:
     devices = [f"3c{unique[:6]}{i:08x}" for i in range(10)]
     for dev in devices:
@@ -68,8 +68,11 @@ async def test_two_worker_processes_split_one_stream_and_stop_cleanly(
             time.sleep(0.1)
         time.sleep(0.5)
         messages = [cs_up(publisher, uplink(dev, k)) for k in range(1, 21) for dev in devices]
-        await publisher.apublish(messages)
-        await wait_for(lambda: count(db, "uplinks") == len(messages), "every uplink", 60)
+        publisher.publish(messages)
+        deadline = time.monotonic() + 60
+        while count(db, "uplinks") < len(messages):
+            assert time.monotonic() < deadline, "timed out waiting for every uplink"
+            time.sleep(0.1)
         shares = [_messages(port), _messages(port + 1)]
     finally:
         publisher.close()
