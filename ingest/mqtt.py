@@ -98,6 +98,7 @@ class MqttConsumer:
         self._generation = 0
         self._connected = False
         self._stopping = False
+        self._refused = False                 # the last CONNACK was a refusal (already logged)
         self._tts_topics: dict[str, bool] = {}
         self._disconnected = asyncio.Event()
         self.subscribed = asyncio.Event()     # set once the broker granted the subscriptions of this connection
@@ -212,6 +213,7 @@ class MqttConsumer:
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode,
                     properties: Properties | None) -> None:
         if reason.is_failure:
+            self._refused = True
             log.error("the MQTT broker refused the connection: %s (check mqtt.url credentials and ACLs)", reason)
             return
         self._generation += 1
@@ -240,6 +242,11 @@ class MqttConsumer:
                        properties: Properties | None) -> None:
         if self._connected and not self._stopping:
             log.warning("MQTT connection lost: %s", reason)
+        elif not self._stopping and not self._refused:
+            log.warning("the MQTT broker %s:%d closed the connection before accepting it (%s): check the port and "
+                        "the scheme (mqtts:// for a TLS listener, mqtt:// for a plain one)",
+                        self._url.host, self._url.port, reason)
+        self._refused = False
         self._set_connected(False)
         if self._loop is not None:
             self._call(self._disconnected.set)
