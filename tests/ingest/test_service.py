@@ -217,3 +217,24 @@ async def test_health_readiness_and_metrics_are_served(db: psycopg.Connection, d
         service.context.readiness["mqtt"] = False
         async with aiohttp.ClientSession() as http, http.get(base + "/readyz") as resp:
             assert resp.status == 503
+
+
+async def test_the_chirpstack_http_integration_answers_once_the_uplink_is_committed(
+        db: psycopg.Connection, db_url: str, mqtt_url: str, unique: str) -> None:
+    eui = new_eui()
+    register(db, eui)
+    secret = "http-secret-0123456789abcdef"
+    body = env.chirpstack_json_uplink(uplink(eui, 1), application_id="a", device_profile_name="milesight-am307")
+    async with running(service_config(db_url, mqtt_url, unique, api_chirpstack_secret=secret)) as service:
+        assert service.http_address is not None
+        host, port = service.http_address
+        async with aiohttp.ClientSession() as http, http.post(
+                f"http://{host}:{port}/api/chirpstack?event=up", data=body,
+                headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}) as resp:
+            assert resp.status == 200, await resp.text()
+        assert count(db, "uplinks", eui) == 1                   # committed before the answer
+        stored = service.metrics.registry.get_sample_value("beffroi_ingest_messages_total",
+                                                           {"source": "http", "outcome": "stored"})
+        assert stored == 1.0
+    assert dict(db.execute("SELECT quantity, value FROM readings WHERE dev_eui = %s", (eui,)).fetchall()) == \
+        AM307_READINGS
