@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("chirpstack-json", "chirpstack-pb"), default="chirpstack-json")
     p.add_argument("--database", default="beffroi_bench_ingest", help="scratch database (dropped at the end)")
     p.add_argument("--keep", action="store_true", help="keep the scratch database")
+    p.add_argument("--workers", type=int, default=1, help="consumer processes (beffroi run --workers N)")
+    p.add_argument("--baseline", action="store_true", help="then run the naive pipeline (ingest/bench/naive.py) on "
+                   "the same messages in the same run and print the ratio")
     p.set_defaults(func=run)
 
 
@@ -130,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
                     "retention_positions_days": 0, "retention_rejects_days": 0}
         listener = _Notifications(db_url)
         listener.start()
-        with ServiceProcess(settings) as service:
+        with ServiceProcess(settings, workers=args.workers) as service:
             began = time.time()
             published = _publish(broker.url, args.devices, args.count, prefix, args.format, args.rate)
             publish_s = time.time() - began
@@ -144,6 +147,11 @@ def run(args: argparse.Namespace) -> int:
             listener.close()
             ended = max((b[0] for b in listener.batches), default=time.time())
             figures["consumer peak RSS MB"] = round(max((hwm for _, hwm in service.memory_mb()), default=0.0), 1)
+        if args.baseline:
+            from ingest.bench.baseline import measure_naive
+
+            naive = measure_naive(broker.url, db_url, devices=args.devices, total=args.count,
+                                  prefix=f"{prefix}-naive", fmt=args.format, seed=11)
         stored = count(db_url, "uplinks")
         readings, positions, rejects = count(db_url, "readings"), count(db_url, "positions"), count(db_url, "rejects")
     seconds = max(ended - began, 1e-9)
@@ -158,6 +166,11 @@ def run(args: argparse.Namespace) -> int:
         "latency p99 ms (publish -> commit)": round(_percentile(lat, 0.99) * 1000, 1),
         "latency samples": len(lat),
         "lost (published - stored uplinks)": args.count - stored,
+        "workers": args.workers, "load average (1 min)": round(os.getloadavg()[0], 2),
     })
+    if args.baseline:
+        figures.update(naive)
+        figures["ratio Beffroi / naive (uplinks/s)"] = round(figures["uplinks/s (stored)"] /
+                                                             max(naive["naive uplinks/s"], 1), 2)
     print_figures(f"ingest ({args.count:,} ChirpStack uplinks, {args.format})", figures)
     return 0 if stored == args.count else 1
