@@ -24,6 +24,7 @@ __all__ = ["DeviceInfo", "DeviceDirectory"]
 
 log = logging.getLogger(__name__)
 
+_MAX_UNKNOWN = 100_000
 _SELECT_ALL = "SELECT dev_eui, name, profile, status, params FROM devices"
 _SELECT_ONE = "SELECT dev_eui, name, profile, status, params FROM devices WHERE dev_eui = %s"
 
@@ -95,6 +96,8 @@ class DeviceDirectory:
                 log.warning("device lookup failed (%s); retrying in %.1f s", exc, delay, extra={"dev_eui": dev_eui})
                 await asyncio.sleep(delay)
         if row is None:
+            if len(self._unknown) >= _MAX_UNKNOWN:    # a flood of made-up DevEUIs must not grow memory
+                self._unknown.clear()
             self._unknown[dev_eui] = self._clock() + self._negative_ttl
             return None
         info = _info(row)
