@@ -22,6 +22,7 @@ from ingest.api.audit import describe
 from ingest.api.auth import PRINCIPAL, Principal, access, json_error
 from ingest.api.common import bad_request, iso, now_of
 from ingest.api.openapi import json_body, ok_json, operation, path_param, query
+from ingest.api.pages import render_alert
 from rules.acklinks import InvalidLink
 from rules.lifecycle import NotAcknowledgeable, acknowledge
 from rules.mute import SILENCE_KEYS
@@ -121,26 +122,21 @@ async def _claim(request: web.Request) -> tuple[int, int, str, tuple[Any, ...]] 
     return claim.alert_id, claim.outbox_id, row[0], row
 
 
-def _describe_alert(row: tuple[Any, ...]) -> str:
-    _, rule, dev_eui, device, state, severity, summary, *_ = row
-    return (f"<p><strong>{html.escape(severity.upper())}</strong> — {html.escape(rule)}<br>"
-            f"{html.escape(device)} ({html.escape(dev_eui)})<br>{html.escape(summary or '')}</p>")
-
-
 @access("link")
 async def ack_page(request: web.Request) -> web.Response:
+    """What the SMS link opens: the alert page itself (what, where, since when); only the POST acknowledges."""
     claimed = await _claim(request)
     if isinstance(claimed, web.Response):
         return claimed
     alert_id, _, _, row = claimed
+    ctx = request.app[CONTEXT]
     state, acked_by, used_at = row[4], row[7], row[8]
     if used_at is not None or state != "firing":
-        words = {"acknowledged": f"déjà prise en charge ({html.escape(acked_by or '')})", "resolved": "terminée",
+        words = {"acknowledged": f"déjà prise en charge ({acked_by or ''})", "resolved": "terminée",
                  "pending": "pas encore déclenchée", "firing": "toujours active ; ce lien a déjà servi"}
-        return _page(f"Alerte n° {alert_id}", _describe_alert(row) + f"<p>Cette alerte est {words[state]}.</p>")
-    return _page(f"Alerte n° {alert_id}", _describe_alert(row) +
-                 "<p>Prendre en charge cette alerte arrête les relances et l'escalade.</p>"
-                 '<form method="post"><button type="submit">Je prends en charge</button></form>')
+        return await render_alert(ctx, alert_id, form_action=None, notice=f"Cette alerte est {words[state]}.")
+    return await render_alert(ctx, alert_id, form_action=request.path,
+                              notice="Prendre en charge cette alerte arrête les relances et l'escalade.")
 
 
 @access("link")
@@ -158,17 +154,18 @@ async def ack_by_link(request: web.Request) -> web.Response:
                 "INSERT INTO ack_link_uses (outbox_id, alert_id, used_at) VALUES (%s, %s, %s) "
                 "ON CONFLICT DO NOTHING RETURNING outbox_id", (outbox_id, alert_id, now))).fetchone()
             if used is None:
-                return _page(f"Alerte n° {alert_id}", _describe_alert(row) + "<p>Ce lien a déjà servi.</p>", 409)
+                return await render_alert(ctx, alert_id, form_action=None, notice="Ce lien a déjà servi.",
+                                          status=409)
             alert = await acknowledge(conn, alert_id, actor, now)
     except NotAcknowledgeable:
-        return _page(f"Alerte n° {alert_id}", _describe_alert(row) + "<p>Cette alerte est terminée : "
-                     "rien à prendre en charge.</p>", 409)
+        return await render_alert(ctx, alert_id, form_action=None,
+                                  notice="Cette alerte est terminée : rien à prendre en charge.", status=409)
     assert alert is not None
     request[PRINCIPAL] = Principal(contact, "operator", kind="link")
     describe(request, f"alert:{alert_id}", state=alert.state, outbox_id=outbox_id)
-    who = html.escape(alert.acked_by or actor)
-    return _page(f"Alerte n° {alert_id}", _describe_alert(row) + f"<p>Prise en charge enregistrée ({who}). "
-                 "Les relances et l'escalade sont arrêtées.</p>")
+    return await render_alert(ctx, alert_id, form_action=None,
+                              notice=f"Prise en charge enregistrée ({alert.acked_by or actor}). "
+                                     "Les relances et l'escalade sont arrêtées.")
 
 
 # -- silences ------------------------------------------------------------------------------------------------
