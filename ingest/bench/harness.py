@@ -32,10 +32,23 @@ __all__ = ["free_port", "ScratchDatabase", "PrivateMosquitto", "ServiceProcess",
            "wait_until", "proc_memory_mb"]
 
 
-def free_port() -> int:
+def free_port(consecutive: int = 1) -> int:
+    """A free TCP port on 127.0.0.1 — the first of *consecutive* free ones (for ``--workers``: port + i)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if all(_bindable(port + i) for i in range(1, consecutive)):
+            return port
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _with_db(url: str, name: str) -> str:
@@ -130,7 +143,7 @@ class ServiceProcess:
     """``beffroi run`` (optionally ``--workers N``) as a subprocess configured by ``BEFFROI_*`` variables."""
 
     def __init__(self, settings: Mapping[str, object], *, workers: int = 1, log: Path | None = None) -> None:
-        self.port = free_port()
+        self.port = free_port(workers)
         env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
         env.update({f"BEFFROI_{k.upper()}": str(v) for k, v in settings.items()})
         env["BEFFROI_HTTP_LISTEN"] = f"127.0.0.1:{self.port}"
@@ -153,8 +166,12 @@ class ServiceProcess:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(args, env=self.env, stdout=out, stderr=subprocess.STDOUT)
         ports = [self.port + i for i in range(self.workers)]
-        wait_until(lambda: all(self._ready(p) for p in ports), 60, f"beffroi run to be ready (log: {self.log})",
-                   alive=lambda: self.process is not None and self.process.poll() is None)
+        try:
+            wait_until(lambda: all(self._ready(p) for p in ports), 60, f"beffroi run to be ready (log: {self.log})",
+                       alive=lambda: self.process is not None and self.process.poll() is None)
+        except RuntimeError:
+            self.stop()
+            raise
         time.sleep(0.5)        # /readyz says connected; the SUBSCRIBE goes out right after the CONNACK
 
     def _ready(self, port: int) -> bool:

@@ -51,9 +51,7 @@ def test_two_worker_processes_split_one_stream_and_stop_cleanly(
     devices = [f"3c{unique[:6]}{i:08x}" for i in range(10)]
     for dev in devices:
         register(db, dev)
-    port = free_port()
-    while not all(_free(p) for p in (port, port + 1)):
-        port = free_port()
+    port = free_port(2)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")},
            **service_env(db_url, mqtt_url, unique, http_listen=f"127.0.0.1:{port}",
                          mqtt_shared_group=f"w-{unique}")}
@@ -82,13 +80,3 @@ def test_two_worker_processes_split_one_stream_and_stop_cleanly(
     assert code == 0, (tmp_path / "workers.log").read_text()[-3000:]
     assert sum(shares) == len(messages) and all(s > 0 for s in shares), shares
 
-
-def _free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
