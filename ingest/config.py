@@ -86,7 +86,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("mqtt", "receive_maximum", int, 1000, _positive),
     Setting("mqtt", "protocol", str, "5", _one_of("5", "3.1.1")),
     Setting("ingest", "batch_max_rows", int, 5000, _positive),
-    Setting("ingest", "batch_max_age_ms", int, 200, _positive),
+    Setting("ingest", "batch_max_age_ms", int, 50, _positive),
     Setting("ingest", "queue_max_uplinks", int, 2000, _positive),
     Setting("ingest", "max_message_bytes", int, 65536, _positive),
     Setting("ingest", "unknown_devices", str, "reject", _one_of("reject", "provision")),
