@@ -238,3 +238,20 @@ async def test_the_chirpstack_http_integration_answers_once_the_uplink_is_commit
         assert stored == 1.0
     assert dict(db.execute("SELECT quantity, value FROM readings WHERE dev_eui = %s", (eui,)).fetchall()) == \
         AM307_READINGS
+
+
+async def test_the_service_refuses_a_database_that_is_not_migrated(empty_db_url: str, mqtt_url: str, unique: str,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    from ingest.service import run_service
+
+    code = await run_service(service_config(empty_db_url, mqtt_url, unique), install_signals=False)
+    assert code == 3 and "beffroi migrate" in caplog.text
+
+
+async def test_the_service_refuses_a_schema_newer_than_the_code(db: psycopg.Connection, db_url: str, mqtt_url: str,
+                                                                unique: str, caplog: pytest.LogCaptureFixture) -> None:
+    from ingest.service import run_service
+
+    db.execute("INSERT INTO schema_migrations (version, name, flavour) VALUES (9999, 'future', 'postgresql')")
+    code = await run_service(service_config(db_url, mqtt_url, unique), install_signals=False)
+    assert code == 3 and "newer" in caplog.text
