@@ -224,6 +224,15 @@ async def _cors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 @web.middleware
+async def _refuse_nul(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """PostgreSQL text cannot hold NUL: in the path or a query parameter it would surface as a database error (a
+    500, or a cut stream once an export has started), so it is refused before any handler runs."""
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.query.items()):
+        raise json_error(web.HTTPBadRequest, "the path or a query parameter contains a NUL character")
+    return await handler(request)
+
+
+@web.middleware
 async def _security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     if not response.prepared:  # streamed responses set their own headers before the first byte
@@ -256,4 +265,4 @@ def setup(app: web.Application) -> None:
     config = app[CONTEXT].config
     app[LIMITER] = FailureLimiter(config.get("api", "auth_max_failures"), config.get("api", "auth_failure_window_s"))
     app[_PROXIES] = _networks(config.get("api", "trusted_proxies"))
-    app.middlewares.extend([_cors, _security_headers])
+    app.middlewares.extend([_refuse_nul, _cors, _security_headers])
