@@ -75,7 +75,6 @@ class Writer:
         self._space = asyncio.Event()       # the pending batch was taken: put() may go on
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._closing = False
-        self._committing = False
         self.connected = False
         metrics.watch_queue("writer", lambda: len(self._pending))
 
