@@ -7,7 +7,7 @@ never edited, a fix is a new number. A database whose newest version is beyond t
 binary never writes into a schema it does not understand.
 
 Number ranges keep parallel work apart: 0001-0009 ingest core, 0010-0019 rules and alerting, 0020-0029 API and
-access control, 0030-0039 dashboards support views.
+access control, 0030-0039 dashboards support views, 0040-0049 performance (storage parameters, indexes).
 """
 
 from __future__ import annotations
