@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["reachable", "free_port", "LocalPostgres", "local_postgres", "LocalBroker", "local_broker"]
+__all__ = ["reachable", "free_port", "LocalPostgres", "local_postgres", "LocalBroker", "local_broker", "embedded_broker"]
 
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_MQTT = "mqtt://127.0.0.1:1883"
@@ -66,6 +66,11 @@ class LocalBroker:
 def local_broker() -> LocalBroker:
     if reachable("127.0.0.1", 1883):
         return LocalBroker(LOCAL_MQTT, embedded=False, protocol="5")
+    return embedded_broker()
+
+
+def embedded_broker() -> LocalBroker:
+    """An amqtt broker in a background thread on a free port (MQTT 3.1.1); ``stop()`` ends it."""
     port = free_port()
     loop = asyncio.new_event_loop()
     ready = threading.Event()
@@ -75,8 +80,8 @@ def local_broker() -> LocalBroker:
         from amqtt.broker import Broker
 
         broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
-                         "auth": {"allow-anonymous": True, "plugins": ["auth_anonymous"]},
-                         "topic-check": {"enabled": False}}, loop=loop)
+                         "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}},
+                        loop=loop)
         await broker.start()
 
     def run() -> None:

@@ -82,7 +82,8 @@ class MqttConsumer:
     def __init__(self, url: MqttUrl, *, client_id: str, subscriptions: Sequence[Subscription],
                  sink: Callable[[Inbound], None], metrics: Metrics, session_expiry_s: int = 604800,
                  keepalive_s: int = 30, receive_maximum: int = 1000, reconnect_max_s: float = 30.0,
-                 ca_file: str = "", shared_group: str = "", on_state: Callable[[bool], None] | None = None) -> None:
+                 ca_file: str = "", shared_group: str = "", on_state: Callable[[bool], None] | None = None,
+                 protocol: str = "5") -> None:
         self._url = url
         self._subscriptions = list(subscriptions)
         self._sink = sink
@@ -105,8 +106,17 @@ class MqttConsumer:
         self._connect_props = Properties(PacketTypes.CONNECT)
         self._connect_props.SessionExpiryInterval = session_expiry_s
         self._connect_props.ReceiveMaximum = receive_maximum
-        client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5,
-                             manual_ack=True)
+        # MQTT 3.1.1 is for brokers without v5 (the demo's embedded one): no session expiry, Receive Maximum or
+        # shared subscriptions there, the session lasts as long as the broker keeps it.
+        self._v5 = protocol == "5"
+        if not self._v5 and shared_group:
+            raise ValueError("mqtt.shared_group needs MQTT v5 (mqtt.protocol = \"5\")")
+        if self._v5:
+            client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5,
+                                 manual_ack=True)
+        else:
+            client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311,
+                                 clean_session=False, manual_ack=True)
         if url.username is not None:
             client.username_pw_set(unquote(url.username), unquote(url.password) if url.password else None)
         if url.tls:
@@ -195,9 +205,11 @@ class MqttConsumer:
     # ----------------------------------------------------------------------------------------- connection
 
     def _connect_blocking(self, first: bool) -> None:
-        if first:
+        if first and self._v5:
             self._client.connect(self._url.host, self._url.port, keepalive=self._keepalive, clean_start=False,
                                  properties=self._connect_props)
+        elif first:
+            self._client.connect(self._url.host, self._url.port, keepalive=self._keepalive)
         else:
             self._client.reconnect()
 
@@ -222,8 +234,10 @@ class MqttConsumer:
             log.warning("the MQTT broker had no session for client id %s: messages published while Beffroi was "
                         "away are lost unless this is the first start (mqtt.session_expiry_s, broker "
                         "persistence)", client._client_id.decode(errors="replace"))
-        topics = [(self._filter(sub), SubscribeOptions(qos=1)) for sub in self._subscriptions]
-        client.subscribe(topics)
+        if self._v5:
+            client.subscribe([(self._filter(sub), SubscribeOptions(qos=1)) for sub in self._subscriptions])
+        else:
+            client.subscribe([(sub.topic_filter, 1) for sub in self._subscriptions])
         log.info("connected to the MQTT broker %s:%d (session present: %s)", self._url.host, self._url.port,
                  flags.session_present)
 

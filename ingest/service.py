@@ -20,8 +20,10 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from aiohttp import web
 
+from dashboards.profiles import sync_device_profiles
 from devices.profile import ProfileError
 from devices.registry import ProfileRegistry
 from ingest.api.app import ApiContext, build_app
@@ -162,7 +164,7 @@ def build_service(config: Config, flavour: Flavour, registry: ProfileRegistry) -
                             sink=pipeline.submit, metrics=metrics, session_expiry_s=cfg_m["session_expiry_s"],
                             keepalive_s=cfg_m["keepalive_s"], receive_maximum=cfg_m["receive_maximum"],
                             reconnect_max_s=cfg_m["reconnect_max_s"], ca_file=cfg_m["ca_file"],
-                            shared_group=cfg_m["shared_group"],
+                            shared_group=cfg_m["shared_group"], protocol=cfg_m["protocol"],
                             on_state=lambda up: context.readiness.__setitem__("mqtt", up))
     pipeline.set_flow_control(consumer.pause_reading, consumer.resume_reading)
     service = Service(config, flavour, registry, metrics, pool, directory, writer, pipeline, consumer, context)
@@ -188,6 +190,7 @@ async def run_service(config: Config, *, stop: asyncio.Event | None = None, inst
         except ProfileError as exc:
             raise StartupError(f"device profiles: {exc}", exit_code=2) from exc
         log.info("device profiles: %d loaded (%s)", len(registry), ", ".join(registry.ids()))
+        await asyncio.to_thread(_publish_profiles, config, registry)
         service = build_service(config, flavour, registry)
         await service.pool.open(wait=False)
         await service.directory.load()
@@ -204,6 +207,16 @@ async def run_service(config: Config, *, stop: asyncio.Event | None = None, inst
         await service.writer.aclose_connection()
         await service.pool.close()
     return 0
+
+
+def _publish_profiles(config: Config, registry: ProfileRegistry) -> None:
+    """The dashboards' SQL reads each model's family and uplink period from ``device_profiles``: keep it in step
+    with the profiles this process loaded (a model added since ``beffroi migrate`` shows up at once)."""
+    try:
+        with connect(config.get("database", "url")) as conn:
+            sync_device_profiles(conn, registry)
+    except (DatabaseUnavailable, psycopg.Error) as exc:
+        log.warning("could not update device_profiles for the dashboards (%s); they may show stale families", exc)
 
 
 async def _serve(service: Service, stop: asyncio.Event, ready: Callable[[Service], None] | None) -> None:

@@ -255,3 +255,11 @@ async def test_the_service_refuses_a_schema_newer_than_the_code(db: psycopg.Conn
     db.execute("INSERT INTO schema_migrations (version, name, flavour) VALUES (9999, 'future', 'postgresql')")
     code = await run_service(service_config(db_url, mqtt_url, unique), install_signals=False)
     assert code == 3 and "newer" in caplog.text
+
+
+async def test_start_up_publishes_the_loaded_profiles_for_the_dashboards(
+        db: psycopg.Connection, db_url: str, mqtt_url: str, unique: str) -> None:
+    db.execute("DELETE FROM device_profiles")
+    async with running(service_config(db_url, mqtt_url, unique)) as service:
+        families = dict(db.execute("SELECT id, family FROM device_profiles").fetchall())
+        assert families == {p.id: p.family for p in service.registry}
