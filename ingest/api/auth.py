@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Literal
 
+import psycopg
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
@@ -225,11 +226,18 @@ async def _cors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def _refuse_nul(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """PostgreSQL text cannot hold NUL: in the path or a query parameter it would surface as a database error (a
-    500, or a cut stream once an export has started), so it is refused before any handler runs."""
+    """PostgreSQL text and jsonb cannot hold NUL. In the path or a query parameter it is refused before any
+    handler runs (once an export has started streaming, a database error could only cut the stream); in a body
+    (JSON, CSV) the database refuses it and this answers 400 instead of letting it become a 500."""
     if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.query.items()):
         raise json_error(web.HTTPBadRequest, "the path or a query parameter contains a NUL character")
-    return await handler(request)
+    try:
+        return await handler(request)
+    except psycopg.DataError as exc:      # jsonb: UntranslatableCharacter; text: psycopg refuses it client-side
+        if isinstance(exc, psycopg.errors.UntranslatableCharacter) or "NUL" in str(exc):
+            raise json_error(web.HTTPBadRequest, "a value contains a NUL character (\\u0000), which cannot be "
+                                                 "stored") from None
+        raise
 
 
 @web.middleware
