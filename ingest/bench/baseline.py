@@ -55,12 +55,17 @@ def measure_naive(broker_url: str, db_url: str, *, devices: int, total: int, pre
     publisher = ctx.Process(target=publish_process, args=(broker_url, devices, total, prefix, fmt, seed),
                             name="naive-publisher")
     topic = f"{prefix}/application/+/device/+/event/+"
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
     try:
         result = asyncio.run(run_naive_pipeline(broker_url, db_url, topic, total, _decoder(devices),
                                                 ready=publisher.start))
     finally:
         if publisher.pid is not None:
             publisher.join(120)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     import psycopg
 
     with psycopg.connect(db_url, autocommit=True) as conn:
@@ -68,4 +73,5 @@ def measure_naive(broker_url: str, db_url: str, *, devices: int, total: int, pre
     stored_rows = int(row[0]) if row else 0
     return {"naive uplinks/s": round(result.uplinks_per_s), "naive rows/s": round(result.rows / result.seconds)
             if result.seconds else 0, "naive uplinks received": result.uplinks, "naive rows stored": stored_rows,
-            "naive peak RSS MB": round(result.peak_rss_mb, 1)}
+            "naive peak RSS MB": round(result.peak_rss_mb, 1),
+            "naive CPU us per uplink (its process)": round(cpu / max(result.uplinks, 1) * 1e6)}

@@ -29,7 +29,7 @@ from psycopg import sql
 from ingest.migrate import migrate
 
 __all__ = ["free_port", "ScratchDatabase", "PrivateMosquitto", "ServiceProcess", "register_devices", "count",
-           "wait_until", "proc_memory_mb"]
+           "wait_until", "proc_memory_mb", "proc_cpu_seconds"]
 
 
 def free_port(consecutive: int = 1) -> int:
@@ -139,6 +139,15 @@ def proc_memory_mb(pid: int) -> tuple[float, float]:
     return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
 
 
+def proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class ServiceProcess:
     """``beffroi run`` (optionally ``--workers N``) as a subprocess configured by ``BEFFROI_*`` variables."""
 
@@ -194,6 +203,10 @@ class ServiceProcess:
             return []
         # the workers, not multiprocessing's resource tracker
         return [p for p in pids if b"spawn_main" in _cmdline(p)]
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds used so far by the consumer processes (from /proc/<pid>/stat)."""
+        return sum(proc_cpu_seconds(pid) for pid in self.pids())
 
     def memory_mb(self) -> list[tuple[float, float]]:
         return [proc_memory_mb(pid) for pid in self.pids()]

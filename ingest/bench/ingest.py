@@ -134,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         listener = _Notifications(db_url)
         listener.start()
         with ServiceProcess(settings, workers=args.workers) as service:
+            cpu_before = service.cpu_seconds()
             began = time.time()
             published = _publish(broker.url, args.devices, args.count, prefix, args.format, args.rate)
             publish_s = time.time() - began
@@ -147,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
             listener.close()
             ended = max((b[0] for b in listener.batches), default=time.time())
             figures["consumer peak RSS MB"] = round(max((hwm for _, hwm in service.memory_mb()), default=0.0), 1)
+            figures["consumer CPU us per uplink (all workers)"] = round((service.cpu_seconds() - cpu_before) /
+                                                                         max(args.count, 1) * 1e6)
         if args.baseline:
             from ingest.bench.baseline import measure_naive
 
