@@ -162,6 +162,12 @@ class ServiceProcess:
                 pass
 
 
+def _default_readings(index: int) -> dict[str, float]:
+    """Values that vary so a mixed-up row would show, within every quantity's bounds."""
+    return {"co2": 400.0 + index % 1600, "temperature": 15.0 + (index % 100) / 10, "humidity": 30.0 + index % 50,
+            "battery": 100.0 - index % 60}
+
+
 @dataclass
 class Sent:
     dev_eui: str
@@ -177,8 +183,13 @@ class Stream:
     """Uplinks of ``devices`` (registered with ``profile``), round robin, ``rate`` messages per second."""
 
     def __init__(self, mqtt_url: str, unique: str, devices: int = 4, *, profile: str = "milesight-am307",
-                 rate: float = 100.0, pb: bool = False, ca_file: str | None = None) -> None:
+                 rate: float = 100.0, pb: bool = False, ca_file: str | None = None, start: datetime = T0,
+                 readings: Callable[[int], dict[str, float]] | None = None) -> None:
+        """``start``: time of the first uplink (one second apart after it); ``readings(index)``: the values of
+        uplink ``index`` (default: values that vary within every quantity's bounds)."""
         self.unique = unique
+        self.start_time = start
+        self.readings = readings or _default_readings
         self.devices = [secrets.token_hex(8) for _ in range(devices)]
         self.profile = PROFILES[profile]
         self.rate = rate
@@ -217,13 +228,10 @@ class Stream:
     def _message(self, index: int) -> tuple[str, bytes, Uplink, int]:
         dev_eui = self.devices[index % len(self.devices)]
         f_cnt = index // len(self.devices) + 1
-        # readings that vary so a mixed-up row would show; within every quantity's bounds
-        readings = {"co2": 400.0 + index % 1600, "temperature": 15.0 + (index % 100) / 10, "humidity": 30.0 + index % 50,
-                    "battery": 100.0 - index % 60}
-        port, payload = self.profile.encode(readings)
+        port, payload = self.profile.encode(self.readings(index))
         decoded = self.profile.decode(port, payload)
         assert not decoded.errors, decoded.errors
-        up = Uplink(dev_eui, T0 + timedelta(seconds=index), f_cnt, port, payload, "faults",
+        up = Uplink(dev_eui, self.start_time + timedelta(seconds=index), f_cnt, port, payload, "faults",
                     radio=Radio(rssi=-90, snr=7.5, gateways=1, gateway_id="7276ff002e0601aa", frequency=868_100_000,
                                 dr=5))
         build = envelopes.chirpstack_pb_uplink if self.pb else envelopes.chirpstack_json_uplink
