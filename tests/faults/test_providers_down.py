@@ -72,6 +72,7 @@ async def test_ten_minutes_without_smtp_nor_sms_then_every_notification_once(
             await sender.deliver_due()
             clock.advance(seconds=STEP.total_seconds())
         attempts_while_down = db.execute("SELECT min(attempts), max(attempts) FROM outbox").fetchone()
+        assert attempts_while_down is not None
         assert db.execute("SELECT count(*) FROM outbox WHERE status <> 'pending'").fetchone() == (0,)
         assert smtp.messages == [] and sms.answered == []
         smtp.start()
