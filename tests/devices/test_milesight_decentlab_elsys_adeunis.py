@@ -233,7 +233,7 @@ def test_derived_quantity_round_trips_through_the_default_params(
         profile_id: str, quantity: str, lo: float, hi: float, tolerance: float, draw: st.DataObject) -> None:
     value = draw.draw(_q(lo, hi))
     derived = _readings(profile_id, *_loaded(profile_id).encode({quantity: value}))
-    assert abs(derived[quantity] - value) <= tolerance, (value, derived)
+    assert abs(derived[quantity] - value) <= tolerance + 1e-9, (value, derived)  # half a step, float noise aside
 
 
 @pytest.mark.parametrize(("profile_id", "readings", "message"), [
