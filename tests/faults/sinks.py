@@ -55,10 +55,13 @@ def write_rules(directory: Path, rules: str = CO2_RULE, oncall: str = ONCALL) ->
 @dataclass
 class SmsGateway:
     """``POST /sms`` with ``{"to", "text"}``. ``mode``: ``ok`` (201), ``down`` (503) or ``hang`` (answer after
-    ``hang_s``); every request that reached it is in ``received`` (``answered`` once it got its 201)."""
+    ``hang_s``); every request that reached it is in ``received`` (``answered`` once it got its 201).
+    ``echo_failures``: that many first requests get a 500 whose body echoes the request's headers, as a careless
+    gateway would (the secret in them must not travel on into Beffroi's logs)."""
 
     mode: str = "ok"
     hang_s: float = 5.0
+    echo_failures: int = 0
     received: list[dict[str, Any]] = field(default_factory=list)
     answered: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
@@ -75,6 +78,9 @@ class SmsGateway:
                     time.sleep(gateway.hang_s)
                 status = 503 if gateway.mode == "down" else 201
                 payload = b'{"error": "service unavailable"}' if status == 503 else b'{"status": "queued"}'
+                if gateway.echo_failures > 0:
+                    gateway.echo_failures -= 1
+                    status, payload = 500, json.dumps({"error": "internal", "request": dict(self.headers)}).encode()
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
@@ -127,9 +133,10 @@ class SmtpSink:
         return self.inbox.messages
 
 
-def alerting_env(rules_dir: Path, smtp: SmtpSink, sms: SmsGateway, **extra: object) -> dict[str, object]:
-    """Overrides (``section_key`` names) for ``beffroi``/``fault_env``: rules on, notifiers at the sinks."""
+def alerting_env(rules_dir: Path, smtp: SmtpSink | int, sms: SmsGateway, **extra: object) -> dict[str, object]:
+    """Overrides (``section_key`` names) for ``beffroi``/``fault_env``: rules on, notifiers at the sinks (``smtp``:
+    a sink or the port of another SMTP server)."""
     return {"rules_dir": str(rules_dir), "rules_tick_s": 1, "notify_smtp_host": "127.0.0.1",
-            "notify_smtp_port": smtp.port, "notify_smtp_security": "none", "notify_sms_provider": "http",
+            "notify_smtp_port": smtp.port if isinstance(smtp, SmtpSink) else smtp, "notify_smtp_security": "none", "notify_sms_provider": "http",
             "notify_http_sms_url": sms.url, "notify_http_sms_body": '{"to": {{ to|tojson }}, "text": {{ text|tojson }}}',
             **extra}
