@@ -4,25 +4,19 @@ costs about a second on a busy machine."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
-from psycopg import sql
 
-from tests.conftest import _with_dbname
+from tests.conftest import cloned_database
 
 
 @pytest.fixture(scope="module")
 def module_db_url(pg_server_url: str, template_db: str) -> Iterator[str]:
-    name = f"beffroi_m_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name),
-                                                                       sql.Identifier(template_db)))
-    yield _with_dbname(pg_server_url, name)
-    with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    """One migrated database shared by the tests of a module (they keep to their own devices)."""
+    with cloned_database(pg_server_url, template_db, "beffroi_m") as url:
+        yield url
 
 
 @pytest.fixture
