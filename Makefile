@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv test lint typecheck unit demo lock clean
+.PHONY: venv test lint typecheck unit faults demo lock clean
 
 venv: $(VENV)/.installed
 
@@ -32,9 +32,14 @@ $(PGLITE)/node_modules/.installed: $(PGLITE)/package-lock.json
 	else echo "npm not found: the TimescaleDB smoke test will not run"; fi
 
 unit: venv $(PGLITE)/node_modules/.installed
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not faults"
 
 test: lint typecheck unit
+
+# Fault injection (tests/faults/: broker and database restarts, SIGKILLs, providers down, clock jumps), a second
+# CI step; the measured recovery times are printed at the end (tests/faults/README.md).
+faults: venv
+	$(BIN)/pytest -q -m faults
 
 # Regenerate the pinned versions after changing dependencies in pyproject.toml.
 lock: venv
