@@ -48,22 +48,30 @@ def _decoder(devices: int) -> Any:
 
 
 def measure_naive(broker_url: str, db_url: str, *, devices: int, total: int, prefix: str,
-                  fmt: str = "chirpstack-json", seed: int = 11) -> dict[str, Any]:
-    """Run the naive pipeline over *total* published uplinks; its figures, keyed for print_figures."""
+                  fmt: str = "chirpstack-json", seed: int = 11, publishers: int = 1) -> dict[str, Any]:
+    """Run the naive pipeline over *total* published uplinks; its figures, keyed for print_figures.
+
+    With several *publishers*, publisher k uses seed ``seed + k`` and a share of *total*, as ``bench ingest``."""
     prepare_table(db_url)
     ctx = multiprocessing.get_context("spawn")
-    publisher = ctx.Process(target=publish_process, args=(broker_url, devices, total, prefix, fmt, seed),
-                            name="naive-publisher")
+    shares = [total // publishers + (1 if k < total % publishers else 0) for k in range(publishers)]
+    procs = [ctx.Process(target=publish_process, args=(broker_url, devices, n, prefix, fmt, seed + k),
+                         name=f"naive-publisher-{k}") for k, n in enumerate(shares)]
+
+    def start_publishers() -> None:
+        for proc in procs:
+            proc.start()
     topic = f"{prefix}/application/+/device/+/event/+"
     import resource
 
     before = resource.getrusage(resource.RUSAGE_SELF)
     try:
         result = asyncio.run(run_naive_pipeline(broker_url, db_url, topic, total, _decoder(devices),
-                                                ready=publisher.start))
+                                                ready=start_publishers))
     finally:
-        if publisher.pid is not None:
-            publisher.join(120)
+        for proc in procs:
+            if proc.pid is not None:
+                proc.join(120)
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     import psycopg

@@ -41,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--database", default="beffroi_bench_ingest", help="scratch database (dropped at the end)")
     p.add_argument("--keep", action="store_true", help="keep the scratch database")
     p.add_argument("--workers", type=int, default=1, help="consumer processes (beffroi run --workers N)")
+    p.add_argument("--publishers", type=int, default=1, help="publisher processes (default 1; 2 or more so that "
+                   "the publisher is not the bottleneck with --workers)")
     p.add_argument("--baseline", action="store_true", help="then run the naive pipeline (ingest/bench/naive.py) on "
                    "the same messages in the same run and print the ratio")
     p.set_defaults(func=run)
@@ -94,13 +96,14 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _publish(broker_url: str, devices: int, total: int, prefix: str, fmt: str, rate: float) -> list[float]:
+def _publish(broker_url: str, devices: int, total: int, prefix: str, fmt: str, rate: float,
+             seed: int = 11) -> list[float]:
     """Publish *total* uplinks; return their publish times (= their uplink times, to the microsecond)."""
     from simulator.load import LoadGenerator, LoadPlan
     from simulator.publish import Publisher
 
     generator = LoadGenerator(LoadPlan(devices=devices, rate=float("inf"), duration_s=3600, topic_prefix=prefix,
-                                       fmt=fmt, seed=11))
+                                       fmt=fmt, seed=seed))
     times: list[float] = []
     began = time.perf_counter()
     with Publisher(broker_url, client_id=f"beffroi-bench-ingest-pub-{os.getpid()}", max_inflight=1000) as pub:
@@ -114,6 +117,23 @@ def _publish(broker_url: str, devices: int, total: int, prefix: str, fmt: str, r
             pub.publish(topic, payload)
             times.append(when)
     return times
+
+
+def _publish_parallel(broker_url: str, devices: int, total: int, prefix: str, fmt: str, rate: float,
+                      publishers: int) -> list[float]:
+    """*publishers* processes (seeds 11, 12, ...) publishing *total* uplinks between them, at *rate* in all.
+
+    One Python publisher tops out at a few thousand QoS 1 messages/s on a small machine, below what two consumer
+    processes take: several keep the publisher from being what is measured."""
+    if publishers <= 1:
+        return _publish(broker_url, devices, total, prefix, fmt, rate)
+    import multiprocessing
+
+    shares = [total // publishers + (1 if k < total % publishers else 0) for k in range(publishers)]
+    with multiprocessing.get_context("spawn").Pool(publishers) as pool:
+        parts = pool.starmap(_publish, [(broker_url, devices, n, prefix, fmt, rate / publishers, 11 + k)
+                                        for k, n in enumerate(shares)])
+    return [t for part in parts for t in part]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -136,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
         with ServiceProcess(settings, workers=args.workers) as service:
             cpu_before = service.cpu_seconds()
             began = time.time()
-            published = _publish(broker.url, args.devices, args.count, prefix, args.format, args.rate)
+            published = _publish_parallel(broker.url, args.devices, args.count, prefix, args.format, args.rate,
+                                          args.publishers)
             publish_s = time.time() - began
             last, last_change = 0, time.monotonic()
             while last < args.count and time.monotonic() - last_change < 30:
@@ -154,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
             from ingest.bench.baseline import measure_naive
 
             naive = measure_naive(broker.url, db_url, devices=args.devices, total=args.count,
-                                  prefix=f"{prefix}-naive", fmt=args.format, seed=11)
+                                  prefix=f"{prefix}-naive", fmt=args.format, seed=11, publishers=args.publishers)
         stored = count(db_url, "uplinks")
         readings, positions, rejects = count(db_url, "readings"), count(db_url, "positions"), count(db_url, "rejects")
     seconds = max(ended - began, 1e-9)
@@ -169,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         "latency p99 ms (publish -> commit)": round(_percentile(lat, 0.99) * 1000, 1),
         "latency samples": len(lat),
         "lost (published - stored uplinks)": args.count - stored,
-        "workers": args.workers, "load average (1 min)": round(os.getloadavg()[0], 2),
+        "workers": args.workers, "publishers": args.publishers, "load average (1 min)": round(os.getloadavg()[0], 2),
     })
     if args.baseline:
         figures.update(naive)
