@@ -145,10 +145,13 @@ def test_a_js_codec_that_loops_or_hoards_memory_does_not_stop_the_consumer(
         wait_stored(db, stream, lambda s: True, "the uplink published after the bad codec runs", 120)
         elapsed = time.monotonic() - started
     print(f"12 runaway codec calls + 13 good uplinks handled in {elapsed:.1f} s")
-    reasons = [r[0] for r in db.execute("SELECT detail FROM rejects WHERE dev_eui = %s ORDER BY id", (bad,))]
-    assert len(reasons) == 12
-    assert sum("did not finish within" in r for r in reasons) == 6
-    assert sum("memory limit" in r for r in reasons) == 6
+    details = {r[0].minute: r[1] for r in db.execute("SELECT time, detail FROM rejects WHERE dev_eui = %s", (bad,))}
+    assert len(details) == 12
+    loops = [d for f_cnt, d in details.items() if f_cnt % 2 == 1]          # fPort 9, byte 1: endless loop
+    hoards = [d for f_cnt, d in details.items() if f_cnt % 2 == 0]         # fPort 9, byte 2: allocates forever
+    assert all("did not finish within" in d for d in loops), loops
+    # out of memory, or — on a busy machine — out of time before the heap limit is reached: stopped either way
+    assert all("memory limit" in d or "did not finish within" in d for d in hoards), hoards
     assert db.execute("SELECT count(*) FROM uplinks WHERE dev_eui = %s", (bad,)).fetchone() == (12,)
     assert db.execute("SELECT count(*) FROM readings WHERE dev_eui = %s", (good,)).fetchone() == (12 * 4,)
     assert svc.alive()
