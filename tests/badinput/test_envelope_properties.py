@@ -24,7 +24,7 @@ from devices.base import Radio, Uplink
 from ingest.uplink import DeviceEvent, Ignored, Location, Reason, Rejected, Status, parse
 from simulator import envelopes as env
 
-FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EVENTS = ("up", "status", "log", "join", "location", "ack", "txack", "integration", "", "x" * 300)
 CS_TOPIC = "application/8e7d/device/24e124707c123456/event/"
 TTS_TOPIC = "v3/ecoles@ttn/devices/salle-12/up"

@@ -72,7 +72,7 @@ def test_a_refused_connection_is_logged_clearly_and_retried_with_backoff(
     url = url_of(secure_broker)  # type: ignore[operator]
     svc = beffroi(broker_url=url, mqtt_ca_file=_ca(secure_broker) if ca else "", mqtt_reconnect_max_s=2, start=False)
     svc.start()
-    window = 8.0
+    window = 6.0
     try:
         wait_until(lambda: bool(_refusals(svc.log_text(), expect)), f"a log line for: {case}", 20)
     except AssertionError as exc:
