@@ -83,7 +83,9 @@ class Engine:
         moved = {p.dev_eui for p in positions}
         if not fresh and not moved:
             return 0
-        now = self.clock()
+        # A host clock behind the network server's (skew, a backward step) must not hide the batch being
+        # evaluated: evaluate no earlier than the newest time it carries.
+        now = max([self.clock(), *(r.time for r in readings), *(p.time for p in positions)])
         async with autocommit(self.pool) as conn:
             devices = await self.fleet.load(conn, set(fresh) | moved)
             pairs = []

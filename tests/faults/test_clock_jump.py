@@ -11,7 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import psycopg
-import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from devices.base import ReadingRow
@@ -91,11 +90,6 @@ async def test_clock_jumps_back_and_forward_duplicate_nothing(
     assert resolved and all(v == 1 for v in resolved.values()), resolved
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "rules/engine.py loads readings with `time <= now` and rules/kinds/threshold.py measures `for` as "
-    "now - since: while the host clock is behind the network server's, the newest readings are invisible to the "
-    "engine and a breach is alerted only once the clock catches up (an hour here; a few seconds of ordinary skew "
-    "delays an on-batch alert to the next tick). Reported to the rules owner."))
 async def test_a_breach_arriving_while_the_host_clock_is_behind_is_alerted_at_once(
         db: psycopg.Connection, pool: AsyncConnectionPool, tmp_path: Path) -> None:  # noqa: F811
     """Promise: after the host clock jumps back one hour, a threshold breach reported by the network server is
