@@ -73,7 +73,8 @@ def test_sigkill_during_rule_evaluation_loses_no_alert_and_doubles_none(
         db: psycopg.Connection, unique: str, tmp_path: Path, beffroi: ServiceFactory, smtp: SmtpSink,
         sms: SmsGateway, recovery: Callable[[str, float], None]) -> None:
     """Promise: 300 devices breach a CO2 threshold in one burst and the service is SIGKILLed while a committed
-    batch is being evaluated (alerts appearing, stored breaches not evaluated yet). After the restart, within 30 s: every
+    batch is being evaluated (alerts appearing, stored breaches not evaluated yet). After the restart, within 60 s
+    (300 alerts, 600 notifications on a busy 2-core machine): every
     uplink is stored once, every device has exactly one firing alert, every alert's SMS and e-mail is delivered
     (a notification in flight at the kill may arrive twice; none is lost), and no outbox row is left pending.
 
@@ -120,7 +121,7 @@ def test_sigkill_during_notification_delivery_loses_no_notification(
         db: psycopg.Connection, unique: str, tmp_path: Path, beffroi: ServiceFactory, smtp: SmtpSink,
         sms: SmsGateway, recovery: Callable[[str, float], None]) -> None:
     """Promise: with SMS deliveries in flight (the gateway holds each request 5 s) the service is SIGKILLed;
-    after the restart, within 30 s every outbox row is sent and every alert's SMS and e-mail has arrived at
+    after the restart, within 60 s every outbox row is sent and every alert's SMS and e-mail has arrived at
     least once. Rows whose delivery was in flight — claimed but not recorded as sent — are sent again: at most
     one extra copy each."""
     svc = beffroi(**alerting_env(write_rules(tmp_path / "rules"), smtp, sms))
