@@ -74,6 +74,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("database", "url", str, "postgresql://postgres@127.0.0.1:5432/beffroi", _db_url),
     Setting("database", "pool_size", int, 4, _positive),
     Setting("database", "timescaledb", str, "auto", _one_of("auto", "on", "off")),
+    Setting("database", "statement_timeout_s", float, 60.0, _non_negative),
     Setting("mqtt", "url", str, "mqtt://127.0.0.1:1883", _mqtt_url),
     Setting("mqtt", "client_id", str, "beffroi-ingest"),
     Setting("mqtt", "session_expiry_s", int, 7 * 24 * 3600, _non_negative),

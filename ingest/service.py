@@ -150,7 +150,8 @@ def build_service(config: Config, flavour: Flavour, registry: ProfileRegistry) -
     context = ApiContext(config, pool, readiness={"database": False, "mqtt": False})
     # Half the Receive Maximum per batch: the next batch fills while one commits, within what the broker may send.
     per_batch = max(1, min(cfg_i["queue_max_uplinks"], cfg_m["receive_maximum"] // 2))
-    writer = Writer(connector(url), flavour=flavour, metrics=metrics, max_rows=cfg_i["batch_max_rows"],
+    writer = Writer(connector(url, config.get("database", "statement_timeout_s")), flavour=flavour, metrics=metrics,
+                    max_rows=cfg_i["batch_max_rows"],
                     max_messages=per_batch, max_age_s=cfg_i["batch_max_age_ms"] / 1000.0,
                     reconnect_max_s=cfg_m["reconnect_max_s"],
                     on_state=lambda up: context.readiness.__setitem__("database", up))

@@ -49,9 +49,19 @@ class Connector(Protocol):
     async def __call__(self) -> psycopg.AsyncConnection[Any]: ...
 
 
-def connector(url: str) -> Connector:
+def connector(url: str, statement_timeout_s: float = 0.0) -> Connector:
+    """Connections for the writer. A statement that waits longer than ``statement_timeout_s`` (a lock, a stuck
+    disk) is cancelled, so the batch is retried with backoff and /readyz shows the outage instead of the writer
+    hanging silently; applied only where neither the URL nor the server already sets a timeout."""
     async def connect() -> psycopg.AsyncConnection[Any]:
-        return await psycopg.AsyncConnection.connect(url, application_name="beffroi-writer")
+        conn = await psycopg.AsyncConnection.connect(url, application_name="beffroi-writer")
+        if statement_timeout_s > 0:
+            current = await (await conn.execute("SHOW statement_timeout")).fetchone()
+            if current is not None and current[0] == "0":
+                await conn.execute("SELECT set_config('statement_timeout', %s, false)",
+                                   (f"{int(statement_timeout_s * 1000)}ms",))
+            await conn.commit()
+        return conn
     return connect
 
 

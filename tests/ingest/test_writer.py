@@ -211,3 +211,18 @@ async def test_provisioned_devices_are_registered_as_unassigned(mdb: psycopg.Con
     row = mdb.execute("SELECT name, status, profile, tags FROM devices WHERE dev_eui = %s", (eui,)).fetchone()
     assert row == ("sensor-x", "unassigned", None, {"profile_hint": "milesight-am307"})
     assert count(mdb, "device_state", eui) == 1
+
+
+@pytest.mark.parametrize(("url_options", "expected"), [
+    ("", "1500ms"),                                  # nothing set: the configured timeout applies
+    ("options=-c%20statement_timeout%3D250", "250ms"),  # the URL's own timeout wins
+])
+async def test_writer_connections_carry_a_statement_timeout_unless_one_is_set(
+        db_url: str, url_options: str, expected: str) -> None:
+    url = f"{db_url}?{url_options}" if url_options else db_url
+    conn = await connector(url, statement_timeout_s=1.5)()
+    try:
+        row = await (await conn.execute("SHOW statement_timeout")).fetchone()
+        assert row is not None and row[0] == expected
+    finally:
+        await conn.close()
