@@ -91,7 +91,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest", "queue_max_uplinks", int, 10000, _positive),
     Setting("ingest", "max_message_bytes", int, 65536, _positive),
     Setting("ingest", "unknown_devices", str, "reject", _one_of("reject", "provision")),
-    Setting("ingest", "decode_workers", int, 0, _non_negative),
     Setting("ingest", "device_refresh_s", int, 60, _positive),
     Setting("retention", "uplinks_days", int, 90, _non_negative),
     Setting("retention", "readings_days", int, 3650, _non_negative),
