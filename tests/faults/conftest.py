@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.harness import ServiceProcess, fault_env
+from tests.faults.sinks import SmsGateway, SmtpSink
 from tests.support.broker import mosquitto_available
 
 _FIGURES: list[tuple[str, str, float]] = []
@@ -76,3 +77,19 @@ def beffroi(db_url: str, mqtt_url: str, unique: str, tmp_path: Path) -> Iterator
                 svc.stop()
             except AssertionError:
                 pass
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server that the test can take down and bring back."""
+    sink = SmtpSink()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def sms() -> Iterator[SmsGateway]:
+    """An SMS gateway that can fail or hang on request."""
+    gateway = SmsGateway()
+    yield gateway
+    gateway.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,20 +21,6 @@ from tests.faults.harness import Stream, check_stored_once, count_uplinks, wait_
 from tests.faults.sinks import EMAIL, PHONE, SmsGateway, SmtpSink, alerting_env, write_rules
 
 pytestmark = pytest.mark.usefixtures("requires_mqtt5")
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
-def sms() -> Iterator[SmsGateway]:
-    gateway = SmsGateway()
-    yield gateway
-    gateway.close()
 
 
 def _breach(index: int) -> dict[str, float]:

@@ -8,13 +8,12 @@ Time is injected: the engine and the outbox sender run in this process on a cont
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
 import psycopg
-import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from ingest.alerting import build_notifiers
@@ -28,20 +27,6 @@ from tests.rules.helpers import T0
 DOWN = timedelta(minutes=10)
 STEP = timedelta(seconds=10)
 ALERTS = 10
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
-def sms() -> Iterator[SmsGateway]:
-    gateway = SmsGateway()
-    yield gateway
-    gateway.close()
 
 
 async def test_ten_minutes_without_smtp_nor_sms_then_every_notification_once(

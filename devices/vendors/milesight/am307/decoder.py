@@ -67,28 +67,27 @@ def decode_uplink(fport: int, payload: bytes, recv_time: datetime | None = None)
     return decode_items(fport, payload, ITEMS, MODEL)
 
 
+# quantity → (channel, type, struct format, scale): the items of the periodic frame, in the device's order.
+_ENCODED: tuple[tuple[str, int, int, str, float], ...] = (
+    ("battery", 0x01, 0x75, "B", 1),
+    ("temperature", 0x03, 0x67, "h", 10),
+    ("humidity", 0x04, 0x68, "B", 2),
+    ("occupancy", 0x05, 0x00, "B", 1),
+    ("light_level", 0x06, 0xCB, "B", 1),
+    ("co2", 0x07, 0x7D, "H", 1),
+    ("tvoc_index", 0x08, 0x7D, "H", 100),
+    ("tvoc", 0x08, 0xE6, "H", 1),
+    ("pressure", 0x09, 0x73, "H", 10),
+)
+
+
 def encode_uplink(readings: dict[str, float]) -> tuple[int, bytes]:
     """Periodic frame holding the given quantities; quantities the AM307 does not measure are ignored."""
     out = b""
-    r = readings
-    if "battery" in r:
-        out += encode_item(0x01, 0x75, pack("B", r["battery"], 1, "battery"))
-    if "temperature" in r:
-        out += encode_item(0x03, 0x67, pack("h", r["temperature"], 10, "temperature"))
-    if "humidity" in r:
-        out += encode_item(0x04, 0x68, pack("B", r["humidity"], 2, "humidity"))
-    if "occupancy" in r:
-        out += encode_item(0x05, 0x00, bytes((1 if r["occupancy"] else 0,)))
-    if "light_level" in r:
-        out += encode_item(0x06, 0xCB, pack("B", r["light_level"], 1, "light_level"))
-    if "co2" in r:
-        out += encode_item(0x07, 0x7D, pack("H", r["co2"], 1, "co2"))
-    if "tvoc_index" in r:
-        out += encode_item(0x08, 0x7D, pack("H", r["tvoc_index"], 100, "tvoc_index"))
-    if "tvoc" in r:
-        out += encode_item(0x08, 0xE6, pack("H", r["tvoc"], 1, "tvoc"))
-    if "pressure" in r:
-        out += encode_item(0x09, 0x73, pack("H", r["pressure"], 10, "pressure"))
+    for quantity, channel, kind, fmt, scale in _ENCODED:
+        if quantity in readings:
+            value = (1 if readings[quantity] else 0) if quantity == "occupancy" else readings[quantity]
+            out += encode_item(channel, kind, pack(fmt, value, scale, quantity))
     if not out:
-        raise ValueError(f"{MODEL}: none of the readings {sorted(r)} is a quantity this device sends")
+        raise ValueError(f"{MODEL}: none of the readings {sorted(readings)} is a quantity this device sends")
     return UPLINK_FPORT, out
