@@ -16,7 +16,7 @@ from typing import Any
 
 from ingest.bench.naive import NAIVE_TABLE, prepare_table, run_naive_pipeline
 
-__all__ = ["measure_naive", "publish_process"]
+__all__ = ["measure_naive", "publish_process", "naive_decoder"]
 
 
 def publish_process(broker_url: str, devices: int, total: int, prefix: str, fmt: str, seed: int) -> None:
@@ -35,7 +35,8 @@ def publish_process(broker_url: str, devices: int, total: int, prefix: str, fmt:
             pub.publish(topic, payload)
 
 
-def _decoder(devices: int) -> Any:
+def naive_decoder(devices: int) -> Any:
+    """The naive pipeline's decode function: the load fleet's profiles, by DevEUI."""
     from devices.registry import ProfileRegistry
     from simulator.load import load_fleet
 
@@ -66,7 +67,7 @@ def measure_naive(broker_url: str, db_url: str, *, devices: int, total: int, pre
 
     before = resource.getrusage(resource.RUSAGE_SELF)
     try:
-        result = asyncio.run(run_naive_pipeline(broker_url, db_url, topic, total, _decoder(devices),
+        result = asyncio.run(run_naive_pipeline(broker_url, db_url, topic, total, naive_decoder(devices),
                                                 ready=start_publishers))
     finally:
         for proc in procs:

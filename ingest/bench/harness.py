@@ -29,7 +29,7 @@ from psycopg import sql
 from ingest.migrate import migrate
 
 __all__ = ["free_port", "ScratchDatabase", "PrivateMosquitto", "ServiceProcess", "register_devices", "count",
-           "wait_until", "proc_memory_mb", "proc_cpu_seconds"]
+           "wait_until", "proc_memory_mb", "proc_cpu_seconds", "CpuMeter", "database_backends"]
 
 
 def free_port(consecutive: int = 1) -> int:
@@ -111,6 +111,9 @@ class PrivateMosquitto:
     def rss_mb(self) -> float:
         return proc_memory_mb(self.process.pid)[0] if self.process else 0.0
 
+    def pids(self) -> list[int]:
+        return [self.process.pid] if self.process else []
+
     def __exit__(self, *exc: object) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -146,6 +149,40 @@ def proc_cpu_seconds(pid: int) -> float:
     except FileNotFoundError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds used by a changing set of processes (consumers, database backends) since ``start()``.
+
+    Every ``sample(pids)`` reads ``/proc/<pid>/stat`` of the pids given and keeps each one's latest reading; the
+    figure is, per pid, the latest reading minus its reading at ``start()`` (0 for a pid first seen later). A
+    process that exits keeps its last reading: what it used after the last sample before its exit is missed, so
+    sample often, and once more just before the processes go away."""
+
+    def __init__(self) -> None:
+        self.last: dict[int, float] = {}
+        self.base: dict[int, float] = {}
+
+    def sample(self, pids: Iterable[int]) -> None:
+        for pid in pids:
+            cpu = proc_cpu_seconds(pid)
+            if cpu:                              # 0: already gone, keep what was read before
+                self.last[pid] = cpu
+
+    def start(self, pids: Iterable[int]) -> None:
+        self.sample(pids)
+        self.base = dict(self.last)
+
+    def seconds(self) -> float:
+        return sum(cpu - self.base.get(pid, 0.0) for pid, cpu in self.last.items())
+
+
+def database_backends(conn: psycopg.Connection) -> list[int]:
+    """The pids of the server processes working for the connection's database (client backends, autovacuum
+    workers while they are on it), this connection's own backend excluded."""
+    rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid()").fetchall()
+    return [int(row[0]) for row in rows]
 
 
 class ServiceProcess:

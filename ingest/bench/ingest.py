@@ -10,6 +10,10 @@
    uplink's publish → commit latency is known to the notification's arrival;
 5. the figures come from the database at the end — uplinks and rows counted there, lost = published − stored —
    not from any counter of the service or the publisher.
+
+Here the publisher(s) run while the pipeline consumes, on the same cores: the latency figures need that, but a
+rate ratio taken this way also measures how much CPU the publisher leaves each pipeline. ``--drain``
+(``ingest/bench/drain.py``) publishes first, while the pipelines are away, and times the drains.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +33,7 @@ import psycopg
 
 from ingest.bench.harness import PrivateMosquitto, ScratchDatabase, ServiceProcess, count, register_devices
 
-__all__ = ["register", "run", "latencies"]
+__all__ = ["register", "run", "latencies", "BatchListener", "publish_parallel"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,30 +43,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rate", type=float, default=0.0, help="publish at this many uplinks/s (default: as fast as "
                    "the broker acknowledges)")
     p.add_argument("--format", choices=("chirpstack-json", "chirpstack-pb"), default="chirpstack-json")
-    p.add_argument("--database", default="beffroi_bench_ingest", help="scratch database (dropped at the end)")
+    p.add_argument("--database", help="scratch database, dropped at the end (default beffroi_bench_ingest, with "
+                   "--drain beffroi_bench_drain)")
     p.add_argument("--keep", action="store_true", help="keep the scratch database")
     p.add_argument("--workers", type=int, default=1, help="consumer processes (beffroi run --workers N)")
     p.add_argument("--publishers", type=int, default=1, help="publisher processes (default 1; 2 or more so that "
                    "the publisher is not the bottleneck with --workers)")
     p.add_argument("--baseline", action="store_true", help="then run the naive pipeline (ingest/bench/naive.py) on "
                    "the same messages in the same run and print the ratio")
+    p.add_argument("--drain", action="store_true", help="publish while the pipelines are away, then time their "
+                   "drains (the publisher no longer shares the cores; rates, ratio, CPU per uplink; no latency)")
     p.set_defaults(func=run)
 
 
-class _Notifications(threading.Thread):
-    """LISTEN beffroi_batch; record (arrival wall time, first uplink time, last uplink time) per commit."""
+class BatchListener(threading.Thread):
+    """LISTEN beffroi_batch; record (arrival wall time, first uplink time, last uplink time) per commit.
 
-    def __init__(self, url: str) -> None:
+    *on_first*, if given, is called in this thread as soon as the first notification has arrived."""
+
+    def __init__(self, url: str, on_first: Callable[[], object] | None = None) -> None:
         super().__init__(daemon=True, name="bench-listen")
         self.conn = psycopg.connect(url, autocommit=True)
         self.conn.execute("LISTEN beffroi_batch")
         self.batches: list[tuple[float, float, float]] = []
         self.stopping = False
+        self.on_first = on_first
 
     def run(self) -> None:
         while not self.stopping:
             for note in self.conn.notifies(timeout=0.5):
                 arrived = time.time()
+                if not self.batches and self.on_first is not None:
+                    self.on_first()
                 body = json.loads(note.payload)
                 self.batches.append((arrived, datetime.fromisoformat(body["from"]).timestamp(),
                                      datetime.fromisoformat(body["to"]).timestamp()))
@@ -119,7 +132,7 @@ def _publish(broker_url: str, devices: int, total: int, prefix: str, fmt: str, r
     return times
 
 
-def _publish_parallel(broker_url: str, devices: int, total: int, prefix: str, fmt: str, rate: float,
+def publish_parallel(broker_url: str, devices: int, total: int, prefix: str, fmt: str, rate: float,
                       publishers: int) -> list[float]:
     """*publishers* processes (seeds 11, 12, ...) publishing *total* uplinks between them, at *rate* in all.
 
@@ -137,6 +150,10 @@ def _publish_parallel(broker_url: str, devices: int, total: int, prefix: str, fm
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.drain:
+        from ingest.bench.drain import run_drain
+
+        return run_drain(args)
     from ingest.commands.bench import print_figures
     from simulator.load import load_fleet
 
@@ -144,19 +161,20 @@ def run(args: argparse.Namespace) -> int:
     settings_cfg = args.settings
     figures: dict[str, Any] = {"uplinks published": args.count, "devices": args.devices,
                                "format": args.format, "publish rate": args.rate or "as fast as acknowledged"}
-    with ScratchDatabase(settings_cfg.get("database", "url"), args.database, keep=args.keep) as db_url, \
+    with ScratchDatabase(settings_cfg.get("database", "url"), args.database or "beffroi_bench_ingest",
+                         keep=args.keep) as db_url, \
             PrivateMosquitto(max_queued=args.count + 10_000) as broker:
         register_devices(db_url, ((d.dev_eui, d.name, d.profile) for d in load_fleet(args.devices)))
         settings = {"database_url": db_url, "mqtt_url": broker.url, "mqtt_client_id": "beffroi-bench-ingest",
                     "mqtt_chirpstack_topic": f"{prefix}/application/+/device/+/event/+", "mqtt_tts_topic": "",
                     "log_level": "WARNING", "retention_uplinks_days": 0, "retention_readings_days": 0,
                     "retention_positions_days": 0, "retention_rejects_days": 0}
-        listener = _Notifications(db_url)
+        listener = BatchListener(db_url)
         listener.start()
         with ServiceProcess(settings, workers=args.workers) as service:
             cpu_before = service.cpu_seconds()
             began = time.time()
-            published = _publish_parallel(broker.url, args.devices, args.count, prefix, args.format, args.rate,
+            published = publish_parallel(broker.url, args.devices, args.count, prefix, args.format, args.rate,
                                           args.publishers)
             publish_s = time.time() - began
             last, last_change = 0, time.monotonic()

@@ -24,7 +24,7 @@ import psycopg
 
 from ingest.config import parse_mqtt_url
 
-__all__ = ["NaiveResult", "run_naive_pipeline", "NAIVE_TABLE"]
+__all__ = ["NaiveResult", "run_naive_pipeline", "create_session", "NAIVE_TABLE"]
 
 NAIVE_TABLE = "bench_naive_readings"
 BATCH_ROWS = 5000
@@ -37,12 +37,20 @@ DecodeFn = Callable[[str, int, bytes, datetime], Sequence[tuple[str, float]]]
 class NaiveResult:
     uplinks: int
     rows: int
-    seconds: float
+    seconds: float                  # first message → last COPY
     peak_rss_mb: float
+    first_commit_s: float = 0.0     # first message → end of the first COPY
+    first_commit_uplinks: int = 0   # uplinks whose rows that first COPY wrote
 
     @property
     def uplinks_per_s(self) -> float:
         return self.uplinks / self.seconds if self.seconds else 0.0
+
+    @property
+    def after_first_commit_per_s(self) -> float:
+        """Uplinks committed after the first COPY, per second from the first COPY to the last."""
+        span = self.seconds - self.first_commit_s
+        return (self.uplinks - self.first_commit_uplinks) / span if span > 0 else 0.0
 
 
 def prepare_table(db_url: str) -> None:
@@ -52,19 +60,41 @@ def prepare_table(db_url: str) -> None:
                      "value double precision)")
 
 
-async def run_naive_pipeline(mqtt_url: str, db_url: str, topic: str, expected: int, decode: DecodeFn,
-                             *, ready: Callable[[], Any] | None = None, idle_timeout_s: float = 10.0
-                             ) -> NaiveResult:
-    """Consume ``expected`` uplinks from ``topic`` and store their readings; time first message → last commit."""
+def _client(mqtt_url: str, identifier: str | None) -> aiomqtt.Client:
+    """An aiomqtt client (MQTT 3.1.1, its default); with an *identifier*, a persistent session under that name
+    (clean_session false: the broker keeps the subscription and queues QoS 1 messages while it is away)."""
     url = parse_mqtt_url(mqtt_url)
+    return aiomqtt.Client(url.host, url.port, username=url.username, password=url.password,
+                          identifier=identifier or f"beffroi-naive-{time.monotonic_ns()}",
+                          clean_session=False if identifier else None)
+
+
+async def create_session(mqtt_url: str, topic: str, identifier: str) -> None:
+    """Connect as *identifier* with a persistent session, subscribe to *topic* at QoS 1 (SUBACK awaited), leave."""
+    async with _client(mqtt_url, identifier) as client:
+        await client.subscribe(topic, qos=1)
+
+
+async def run_naive_pipeline(mqtt_url: str, db_url: str, topic: str, expected: int, decode: DecodeFn,
+                             *, ready: Callable[[], Any] | None = None, idle_timeout_s: float = 10.0,
+                             identifier: str | None = None, on_first_commit: Callable[[], Any] | None = None,
+                             on_done: Callable[[], Any] | None = None) -> NaiveResult:
+    """Consume ``expected`` uplinks from ``topic`` and store their readings; time first message → last commit.
+
+    With an *identifier*, resume that persistent session (``create_session``, which subscribed to *topic*) and
+    drain what the broker queued.
+    *on_first_commit* is called when the first COPY has ended, *on_done* after the last one while the database
+    connection is still open (for the bench to read CPU counters)."""
     rows: list[tuple[datetime, str, str, float]] = []
     uplinks = 0
     written = 0
     started: float | None = None
+    first_commit: tuple[float, int] | None = None       # (when, uplinks written) at the end of the first COPY
+    idle = 0.0
     conn = await psycopg.AsyncConnection.connect(db_url, autocommit=True)
 
     async def flush() -> None:
-        nonlocal written, rows
+        nonlocal written, rows, first_commit
         batch, rows = rows, []
         async with conn.cursor() as cur, cur.copy(
                 f"COPY {NAIVE_TABLE} (time, dev_eui, quantity, value) FROM STDIN (FORMAT BINARY)") as copy:
@@ -72,11 +102,17 @@ async def run_naive_pipeline(mqtt_url: str, db_url: str, topic: str, expected: i
             for row in batch:
                 await copy.write_row(row)
         written += len(batch)
+        if first_commit is None:
+            first_commit = (time.perf_counter(), uplinks)
+            if on_first_commit is not None:
+                on_first_commit()
 
     try:
-        async with aiomqtt.Client(url.host, url.port, username=url.username, password=url.password,
-                                  identifier=f"beffroi-naive-{time.monotonic_ns()}") as client:
-            await client.subscribe(topic, qos=1)
+        async with _client(mqtt_url, identifier) as client:
+            if identifier is None:
+                await client.subscribe(topic, qos=1)
+            # else the session has the subscription; subscribing again would wait for a SUBACK queued behind
+            # the backlog the broker starts sending at once (aiomqtt gives up after 10 s)
             if ready is not None:
                 ready()
             messages = client.messages.__aiter__()
@@ -84,6 +120,7 @@ async def run_naive_pipeline(mqtt_url: str, db_url: str, topic: str, expected: i
                 try:
                     message = await asyncio.wait_for(messages.__anext__(), timeout=idle_timeout_s)
                 except TimeoutError:
+                    idle = idle_timeout_s      # waiting for messages that never came is not work: not timed
                     break
                 if started is None:
                     started = time.perf_counter()
@@ -99,8 +136,14 @@ async def run_naive_pipeline(mqtt_url: str, db_url: str, topic: str, expected: i
                     await flush()
             if rows:
                 await flush()
+            ended = time.perf_counter() - idle
+            if on_done is not None:
+                on_done()
     finally:
         await conn.close()
-    seconds = time.perf_counter() - started if started is not None else 0.0
+    seconds = ended - started if started is not None else 0.0
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return NaiveResult(uplinks, written, seconds, peak_rss)
+    first_s, first_uplinks = 0.0, 0
+    if first_commit is not None and started is not None:
+        first_s, first_uplinks = first_commit[0] - started, first_commit[1]
+    return NaiveResult(uplinks, written, seconds, peak_rss, first_s, first_uplinks)
