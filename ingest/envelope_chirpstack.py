@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +19,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
 from devices.base import Uplink
+from ingest.envelope_json import load_object
 from ingest.messages import (
     RECORDED_LOG_CODES,
     DeviceEvent,
@@ -45,7 +45,7 @@ _U32 = 2**32 - 1
 
 
 def _field(doc: dict[str, Any], key: str, kind: type, dev_eui: str | None) -> Any:
-    """An optional field of an exact JSON type (``json.loads`` gives exact types, and a boolean is not a number)."""
+    """An optional field of an exact JSON type (the JSON reader gives exact types, and a boolean is not a number)."""
     value = doc.get(key)
     if value is not None and type(value) is not kind:
         raise FieldError(Reason.MALFORMED_JSON, f"{key}: expected {kind.__name__}, got {type(value).__name__}",
@@ -202,13 +202,7 @@ def parse_json(event: str, payload: bytes) -> Parsed:
     handler = _JSON.get(event)
     if handler is None:
         return Ignored(f"chirpstack event {event}")
-    try:
-        doc = json.loads(payload)
-    except ValueError as exc:      # includes UnicodeDecodeError
-        raise FieldError(Reason.MALFORMED_JSON, f"not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise FieldError(Reason.MALFORMED_JSON, f"expected a JSON object, got {type(doc).__name__}")
-    return handler(doc)
+    return handler(load_object(payload))
 
 # --------------------------------------------------------------------------------------------- protobuf
 

@@ -7,11 +7,11 @@ uplinks (``"simulated": true``) are ignored: they are not measurements.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from devices.base import Uplink
 from ingest.envelope_chirpstack import parse_base64, parse_time
+from ingest.envelope_json import load_object
 from ingest.messages import FieldError, Ignored, Parsed, Reason, best_radio, check_dev_eui
 
 __all__ = ["parse", "SOURCE"]
@@ -65,12 +65,7 @@ def _profile_hint(message: dict[str, Any]) -> str | None:
 
 
 def parse(payload: bytes) -> Parsed:
-    try:
-        doc = json.loads(payload)
-    except ValueError as exc:
-        raise FieldError(Reason.MALFORMED_JSON, f"not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise FieldError(Reason.MALFORMED_JSON, f"expected a JSON object, got {type(doc).__name__}")
+    doc = load_object(payload)
     if doc.get("simulated") is True:
         return Ignored("tts simulated uplink")
     ids = _obj(doc, "end_device_ids", None)
