@@ -8,13 +8,14 @@ list of items into the database inside the caller's transaction:
 2. uplinks, readings and positions by binary ``COPY`` into session-local staging tables, then
    ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`` into the real tables, so a redelivered message adds
    nothing and the rows returned are exactly the ones this batch added;
-3. from those rows only: ``device_state`` and, on plain PostgreSQL, the ``readings_15m``/``readings_1h`` rollups
-   (TimescaleDB's continuous aggregates need nothing); a replayed reading is never counted twice;
+3. from those rows only: ``device_state`` and, on plain PostgreSQL, the batch's partial aggregates appended to
+   ``rollup_pending`` for the rollup refresher (``ingest/rollups.py``; TimescaleDB's continuous aggregates need
+   nothing); a redelivered reading is never counted twice;
 4. device events and rejects;
 5. ``NOTIFY beffroi_batch`` with a small JSON summary, delivered by PostgreSQL at commit only, so rule engines in
    other processes can follow committed data.
 
-Rollup and state upserts are ordered by key so that concurrent writers (several consumer processes) lock rows in
+State upserts are ordered by key so that concurrent writers (several consumer processes) lock rows in
 the same order and do not deadlock each other.
 """
 
@@ -29,6 +30,7 @@ import psycopg
 
 from devices.base import PositionRow, ReadingRow, Uplink
 from ingest.messages import DeviceEvent
+from ingest.rollups import PARTIAL_AGGREGATES
 
 __all__ = ["Item", "RejectRow", "Provision", "Committed", "prepare_session", "write_batch", "NOTIFY_CHANNEL"]
 
@@ -128,36 +130,12 @@ _READINGS_CTE = """WITH ins AS (
     INSERT INTO readings (time, dev_eui, quantity, value) SELECT time, dev_eui, quantity, value FROM stage_readings
     ON CONFLICT DO NOTHING RETURNING time, dev_eui, quantity, value
 )"""
-# Plain PostgreSQL: the rollup tables standing in for TimescaleDB's continuous aggregates, fed by the rows the
-# statement actually inserted (ins). Buckets use time_bucket's origin (Monday 2000-01-03), so both flavours agree.
-# Upserts are ordered by key so that concurrent writers lock rows in the same order.
-# The hourly rollup is computed from the 15-minute partial aggregates of this statement, not from the rows again.
-_ROLLUPS = """, agg_15m AS (
-    SELECT date_bin(INTERVAL '15 minutes', time, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS bucket, dev_eui, quantity,
-           min(value) AS min, max(value) AS max, sum(value) AS sum, count(*) AS count,
-           (array_agg(value ORDER BY time DESC))[1] AS last, max(time) AS last_time
-    FROM ins GROUP BY dev_eui, quantity, bucket
-), roll_15m AS (
-    INSERT INTO readings_15m AS r (bucket, dev_eui, quantity, min, max, sum, count, last, last_time)
-    SELECT bucket, dev_eui, quantity, min, max, sum, count, last, last_time FROM agg_15m
-    ORDER BY dev_eui, quantity, bucket
-    ON CONFLICT (dev_eui, quantity, bucket) DO UPDATE SET
-        min = least(r.min, EXCLUDED.min), max = greatest(r.max, EXCLUDED.max), sum = r.sum + EXCLUDED.sum,
-        count = r.count + EXCLUDED.count,
-        last = CASE WHEN EXCLUDED.last_time >= r.last_time THEN EXCLUDED.last ELSE r.last END,
-        last_time = greatest(r.last_time, EXCLUDED.last_time)
-    RETURNING 1
-), roll_1h AS (
-    INSERT INTO readings_1h AS r (bucket, dev_eui, quantity, min, max, sum, count, last, last_time)
-    SELECT date_bin(INTERVAL '1 hour', bucket, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS hour, dev_eui, quantity,
-           min(min), max(max), sum(sum), sum(count), (array_agg(last ORDER BY last_time DESC))[1], max(last_time)
-    FROM agg_15m GROUP BY dev_eui, quantity, hour ORDER BY dev_eui, quantity, hour
-    ON CONFLICT (dev_eui, quantity, bucket) DO UPDATE SET
-        min = least(r.min, EXCLUDED.min), max = greatest(r.max, EXCLUDED.max), sum = r.sum + EXCLUDED.sum,
-        count = r.count + EXCLUDED.count,
-        last = CASE WHEN EXCLUDED.last_time >= r.last_time THEN EXCLUDED.last ELSE r.last END,
-        last_time = greatest(r.last_time, EXCLUDED.last_time)
-    RETURNING 1
+# Plain PostgreSQL: the 15-minute partial aggregates of the rows this statement actually inserted (ins), appended
+# to rollup_pending; the refresher (ingest/rollups.py) merges them into readings_15m/readings_1h off the insert
+# path. Buckets use time_bucket's origin (Monday 2000-01-03), so both flavours agree.
+_ROLLUPS = f""", pending AS (
+    INSERT INTO rollup_pending (bucket, dev_eui, quantity, min, max, sum, count, last, last_time)
+    {PARTIAL_AGGREGATES}
 )"""
 _ROWS = "\nSELECT time, dev_eui, quantity, value FROM ins"
 _COUNT = "\nSELECT count(*) FROM ins"

@@ -89,6 +89,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest", "batch_max_rows", int, 20000, _positive),
     Setting("ingest", "batch_max_age_ms", int, 50, _positive),
     Setting("ingest", "queue_max_uplinks", int, 10000, _positive),
+    Setting("ingest", "rollup_refresh_s", float, 5.0, _positive),
     Setting("ingest", "max_message_bytes", int, 65536, _positive),
     Setting("ingest", "unknown_devices", str, "reject", _one_of("reject", "provision")),
     Setting("ingest", "device_refresh_s", int, 60, _positive),

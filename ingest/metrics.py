@@ -46,6 +46,11 @@ class Metrics:
                                  "not yet decoded; writer: decoded, not yet committed)", ["stage"], registry=r)
         self.lag_seconds = Gauge("beffroi_ingest_lag_seconds", "Network-server receive time to commit, for the "
                                  "oldest uplink of the last committed batch", registry=r)
+        self.rollup_merged = Counter("beffroi_rollup_merged", "Partial aggregates merged into readings_15m and "
+                                     "readings_1h by the rollup refresher (plain PostgreSQL)", registry=r)
+        self.rollup_refreshed = Gauge("beffroi_rollup_last_refresh_timestamp_seconds",
+                                      "Unix time of this process's last successful rollup merge (plain "
+                                      "PostgreSQL; stale when merges fail)", registry=r)
         self.up = Gauge("beffroi_component_up", "1 when the component is connected (database, mqtt)",
                         ["component"], registry=r)
 

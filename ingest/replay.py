@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 _ROLLUPS = (("readings_15m", timedelta(minutes=15)), ("readings_1h", timedelta(hours=1)))
 _CHUNK = 1000
+# The hours a replay touches, as SQL on its %(first)s / %(last)s parameters (rollups are recomputed by whole hours).
+_FIRST_HOUR = "date_bin(INTERVAL '1 hour', %(first)s::timestamptz, TIMESTAMPTZ '2000-01-03')"
+_AFTER_LAST_HOUR = "date_bin(INTERVAL '1 hour', %(last)s::timestamptz, TIMESTAMPTZ '2000-01-03') + INTERVAL '1 hour'"
 _KEEP_ERRORS = 10
 
 
@@ -117,18 +120,24 @@ def replay(conn: psycopg.Connection, registry: ProfileRegistry, dev_eui: str, si
 
 
 def _recompute_rollups(conn: psycopg.Connection, dev_eui: str, first: datetime, last: datetime) -> None:
-    """Rebuild the device's rollup rows of every bucket touched, from the readings (the source of truth)."""
+    """Rebuild the device's rollup rows of every hour touched, from the readings (the source of truth).
+
+    The table lock keeps writers from committing readings (with their partial aggregates) between the moment the
+    device's pending aggregates are dropped and the moment its readings are read again: each reading is then
+    counted exactly once, by this recompute or by a later merge. Ingest waits for the replay's commit."""
+    params = {"dev": dev_eui, "first": first, "last": last}
+    conn.execute("LOCK TABLE rollup_pending IN SHARE ROW EXCLUSIVE MODE")
+    conn.execute(f"DELETE FROM rollup_pending WHERE dev_eui = %(dev)s "  # noqa: S608 - constant bounds
+                 f"AND bucket >= {_FIRST_HOUR} AND bucket < {_AFTER_LAST_HOUR}", params)
     for table, width in _ROLLUPS:
-        params = {"dev": dev_eui, "width": width, "first": first, "last": last}
-        bounds = ("date_bin(%(width)s, %(first)s::timestamptz, TIMESTAMPTZ '2000-01-01')",
-                  "date_bin(%(width)s, %(last)s::timestamptz, TIMESTAMPTZ '2000-01-01') + %(width)s")
         conn.execute(f"DELETE FROM {table} WHERE dev_eui = %(dev)s "  # noqa: S608 - table names are constants
-                     f"AND bucket >= {bounds[0]} AND bucket < {bounds[1]}", params)
+                     f"AND bucket >= {_FIRST_HOUR} AND bucket < {_AFTER_LAST_HOUR}", params)
         conn.execute(
             f"INSERT INTO {table} (bucket, dev_eui, quantity, min, max, sum, count, last, last_time) "  # noqa: S608
-            "SELECT date_bin(%(width)s, time, TIMESTAMPTZ '2000-01-01'), dev_eui, quantity, min(value), max(value), "
+            "SELECT date_bin(%(width)s, time, TIMESTAMPTZ '2000-01-03'), dev_eui, quantity, min(value), max(value), "
             "sum(value), count(*), (array_agg(value ORDER BY time DESC))[1], max(time) FROM readings "
-            f"WHERE dev_eui = %(dev)s AND time >= {bounds[0]} AND time < {bounds[1]} GROUP BY 1, 2, 3", params)
+            f"WHERE dev_eui = %(dev)s AND time >= {_FIRST_HOUR} AND time < {_AFTER_LAST_HOUR} GROUP BY 1, 2, 3",
+            {**params, "width": width})
 
 
 def _refresh_aggregates(conn: psycopg.Connection, first: datetime, last: datetime) -> None:

@@ -35,6 +35,7 @@ from ingest.migrate import SchemaTooNew, check_schema
 from ingest.mqtt import MqttConsumer, Subscription
 from ingest.pipeline import Inbound, Pipeline
 from ingest.retention import run_retention
+from ingest.rollups import run_rollup_refresh
 from ingest.writer import Writer, connector
 
 __all__ = ["Service", "run_service", "StartupError", "SHUTDOWN_COMMIT_S"]
@@ -106,7 +107,7 @@ def _schema(config: Config) -> tuple[Flavour, str]:
     installed, available = (ext[0], ext[1]) if ext else (None, False)
     line = (f"storage: schema migrated for {flavour}; timescaledb extension "
             f"{'installed (' + installed + ')' if installed else 'available, not installed' if available else 'not available'}"
-            f"; {'continuous aggregates and policies do the rollups and retention' if flavour == 'timescaledb' else 'the writer maintains the rollup tables, the retention job deletes old rows'}")
+            f"; {'continuous aggregates and policies do the rollups and retention' if flavour == 'timescaledb' else 'the rollup refresher merges the batches into the rollup tables, the retention job deletes old rows'}")
     return flavour, line
 
 
@@ -239,6 +240,9 @@ async def _serve(service: Service, stop: asyncio.Event, ready: Callable[[Service
                 group.create_task(service.directory.run(), name="device-directory"),
                 group.create_task(run_retention(service.pool, service.flavour, dict(cfg["retention"])),
                                   name="retention"),
+                *([group.create_task(run_rollup_refresh(service.pool, service.metrics,
+                                                        every_s=cfg.get("ingest", "rollup_refresh_s")),
+                                     name="rollup-refresh")] if service.flavour == "postgresql" else []),
                 *(group.create_task(loop(), name=getattr(loop, "__qualname__", "extension"))
                   for loop in service.background),
             ]

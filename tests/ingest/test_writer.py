@@ -15,6 +15,7 @@ from devices.base import PositionRow, ReadingRow
 from ingest.batch import Item, Provision, RejectRow
 from ingest.messages import DeviceEvent
 from ingest.metrics import Metrics
+from ingest.rollups import merge_pending_sync
 from ingest.writer import Writer, connector
 from tests.ingest.ingest_support import T0, count, new_eui, register, uplink, wait_for
 
@@ -85,6 +86,8 @@ async def test_the_same_messages_twice_add_no_rows_and_listeners_see_only_new_ro
     assert count(mdb, "uplinks", eui) == 2 and count(mdb, "readings", eui) == 4
     assert sum(len(s) for s in seen) == 4            # the second round inserted nothing
     assert mdb.execute("SELECT uplinks FROM device_state WHERE dev_eui = %s", (eui,)).fetchone() == (2,)
+    assert mdb.execute("SELECT sum(count) FROM rollup_pending WHERE dev_eui = %s", (eui,)).fetchone() == (4,)
+    merge_pending_sync(mdb)
     rollup = mdb.execute("SELECT sum(count) FROM readings_1h WHERE dev_eui = %s", (eui,)).fetchone()
     assert rollup == (4,)
 
@@ -100,6 +103,7 @@ async def test_rollups_hold_min_max_avg_last_count_of_inserted_rows(mdb: psycopg
     await wait_for(lambda: count(mdb, "readings", eui) == 4, "readings")
     await w.put(_item(eui, 3, {"temperature": 19.0}))   # a redelivery must not be counted again
     await asyncio.sleep(0.2)
+    merge_pending_sync(mdb)
     hour = mdb.execute("SELECT min, max, avg, last, count FROM readings_1h WHERE dev_eui = %s", (eui,)).fetchone()
     assert hour == (19.0, 25.0, 22.0, 23.0, 4)
     quarters = mdb.execute("SELECT bucket, count, last FROM readings_15m WHERE dev_eui = %s ORDER BY bucket",
