@@ -39,6 +39,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.config import MqttUrl
 from ingest.metrics import Metrics
+from ingest.paho_client import LeanClient
 from ingest.pipeline import Inbound
 
 __all__ = ["AckToken", "Subscription", "MqttConsumer"]
@@ -112,11 +113,11 @@ class MqttConsumer:
         if not self._v5 and shared_group:
             raise ValueError("mqtt.shared_group needs MQTT v5 (mqtt.protocol = \"5\")")
         if self._v5:
-            client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5,
-                                 manual_ack=True)
+            client = LeanClient(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5,
+                                manual_ack=True, on_publish_fast=self._on_publish)
         else:
-            client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311,
-                                 clean_session=False, manual_ack=True)
+            client = LeanClient(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311,
+                                clean_session=False, manual_ack=True, on_publish_fast=self._on_publish)
         if url.username is not None:
             client.username_pw_set(unquote(url.username), unquote(url.password) if url.password else None)
         if url.tls:
@@ -190,6 +191,8 @@ class MqttConsumer:
         self._paused = False
         if self._sock is not None and self._loop is not None:
             self._loop.add_reader(self._sock, self._on_readable)
+            if self._client.buffered():        # read before the pause: the socket may never wake us for it
+                self._loop.call_soon(self._on_readable)
 
     async def stop(self, wait_s: float = 5.0) -> None:
         """Send DISCONNECT (after any queued acknowledgements) and wait for the socket to close."""
@@ -282,13 +285,18 @@ class MqttConsumer:
             self._tts_topics[topic] = known
         return known
 
-    def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+    def _on_publish(self, topic: bytes, payload: bytes, mid: int, qos: int) -> None:
+        """A PUBLISH from the lean path (``ingest/paho_client.py``)."""
         try:
-            topic = msg.topic
-            token = AckToken(self._generation, msg.mid, msg.qos) if msg.qos else None
-            self._sink(Inbound(topic, bytes(msg.payload), self._is_tts(topic), token, time.monotonic()))
+            text = topic.decode()
+            token = AckToken(self._generation, mid, qos) if qos else None
+            self._sink(Inbound(text, payload, self._is_tts(text), token, time.monotonic()))
         except Exception:      # never let paho see an exception: it would break its read loop
             log.exception("cannot queue an MQTT message")
+
+    def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        """A PUBLISH that paho decoded itself (one with MQTT v5 properties)."""
+        self._on_publish(msg.topic.encode(), bytes(msg.payload), msg.mid, msg.qos)
 
     # ----------------------------------------------------------------------------------------- event loop
 
@@ -330,11 +338,14 @@ class MqttConsumer:
             client.loop_read()
             if self._paused or sock is None or sock is not self._sock:
                 return
-            # TLS: decrypted bytes may wait inside the SSL object while the kernel socket is empty
-            if isinstance(sock, ssl.SSLSocket) and sock.pending():
-                continue
-            if not select.select([sock], [], [], 0)[0]:
+            if not self._waiting(sock) and not select.select([sock], [], [], 0)[0]:
                 return
+        if self._waiting(sock) and self._loop is not None:
+            self._loop.call_soon(self._on_readable)      # the kernel socket may be empty: it would not wake us
+
+    def _waiting(self, sock: Any) -> bool:
+        """Bytes already out of the kernel socket: in the client's read buffer, or decrypted inside TLS."""
+        return self._client.buffered() or (isinstance(sock, ssl.SSLSocket) and sock.pending() > 0)
 
     async def _misc_loop(self) -> None:
         """Keepalive pings and timeouts (paho's loop_misc), once a second."""
