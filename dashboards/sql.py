@@ -5,10 +5,23 @@ Panel SQL holds no value typed by a user other than Grafana template variables, 
 expand to a long list, and still matches devices whose column is NULL.
 
 Resolution follows the panel's interval (``$__interval_ms``, set by Grafana from the time range and the panel
-width): raw ``readings`` below 15 minutes, ``readings_15m`` below one hour, ``readings_1h`` above. The three
-branches of one UNION ALL are guarded by constant predicates, so PostgreSQL only runs the one that applies.
-The rollups have the same columns on both storage flavours (continuous aggregates on TimescaleDB, tables kept by
-the writer on plain PostgreSQL).
+width) *and* the time range (``$__unixEpochTo() - $__unixEpochFrom()``, in seconds), the coarser of the two:
+
+* ``readings_1h`` when the interval is one hour or more, or the range longer than two days;
+* ``readings_15m`` when the interval is 15 minutes or more, or the range longer than one day;
+* raw ``readings`` otherwise: a day or less at an interval under 15 minutes.
+
+Why the range: Grafana's interval is the range divided by the panel's width in pixels, so a full-width panel
+over a week asks for 5 minutes and would read every raw reading of the week (250 rooms x 1 008 CO2 readings:
+2.5 s with a year of data), for a line no finer than the hourly one at that width. Cut-offs: a day of raw
+readings keeps the peaks of each class period (and is at most 1 440 points per series for a sensor reporting
+every minute); up to two days, quarter-hours (192 points per series); beyond, hours (168 points per series for
+a week; longer ranges are grouped by ``$__interval`` to about one point per pixel anyway). The two-day edge is
+exclusive so that the Flood board's default *Last 2 days* keeps quarter-hour rise rates.
+
+The three branches of one UNION ALL are guarded by constant predicates (Grafana substitutes numbers for the
+macros), so PostgreSQL only runs the one that applies. The rollups have the same columns on both storage
+flavours (continuous aggregates on TimescaleDB, tables kept by the writer on plain PostgreSQL).
 """
 
 from __future__ import annotations
@@ -16,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = ["ALL_VALUE", "any_of", "devices_cte", "points_cte", "last_value_cte", "quote", "weighted_avg",
-           "SILENT_FACTOR"]
+           "SILENT_FACTOR", "source_for"]
 
 ALL_VALUE = "'__all'"
 
@@ -26,6 +39,23 @@ SILENT_FACTOR = 3
 # Interval thresholds (ms) at which a coarser source is used: 15 minutes and one hour.
 _MS_15M = 15 * 60 * 1000
 _MS_1H = 60 * 60 * 1000
+# Range thresholds (s) beyond which a coarser source is used: one day and two days.
+_RANGE_15M_S = 86_400
+_RANGE_1H_S = 2 * 86_400
+
+# The guards of the three branches, as SQL over Grafana's macros.
+_RANGE = "($__unixEpochTo() - $__unixEpochFrom())"
+_HOURLY = f"($__interval_ms >= {_MS_1H} OR {_RANGE} > {_RANGE_1H_S})"
+_QUARTERLY = f"($__interval_ms >= {_MS_15M} OR {_RANGE} > {_RANGE_15M_S})"
+
+
+def source_for(range_s: float, interval_ms: float) -> str:
+    """The table ``points_cte`` reads for a time range (seconds) and interval (ms): its guards, in Python."""
+    if interval_ms >= _MS_1H or range_s > _RANGE_1H_S:
+        return "readings_1h"
+    if interval_ms >= _MS_15M or range_s > _RANGE_15M_S:
+        return "readings_15m"
+    return "readings"
 
 
 def quote(text: str) -> str:
@@ -67,21 +97,21 @@ def devices_cte(*, families: Sequence[str] = (), variables: Sequence[str] = ("si
 
 
 def points_cte(quantities: Sequence[str], *, devices: str = "dev", name: str = "pts") -> str:
-    """``pts(time, dev_eui, quantity, avg, min, max, n)``: readings at the resolution the interval needs."""
+    """``pts(time, dev_eui, quantity, avg, min, max, n)``: readings at the resolution the range and interval
+    need (module docstring); ``n`` is the number of readings a row stands for."""
     qs = ", ".join(quote(q) for q in quantities)
     return f"""{name} AS (
     SELECT r.time, r.dev_eui, r.quantity, r.value AS avg, r.value AS min, r.value AS max, 1::bigint AS n
     FROM readings r JOIN {devices} USING (dev_eui)
-    WHERE $__interval_ms < {_MS_15M} AND r.quantity IN ({qs}) AND $__timeFilter(r.time)
+    WHERE NOT {_QUARTERLY} AND r.quantity IN ({qs}) AND $__timeFilter(r.time)
     UNION ALL
     SELECT a.bucket, a.dev_eui, a.quantity, a.avg, a.min, a.max, a.count
     FROM readings_15m a JOIN {devices} USING (dev_eui)
-    WHERE $__interval_ms >= {_MS_15M} AND $__interval_ms < {_MS_1H} AND a.quantity IN ({qs})
-      AND $__timeFilter(a.bucket)
+    WHERE {_QUARTERLY} AND NOT {_HOURLY} AND a.quantity IN ({qs}) AND $__timeFilter(a.bucket)
     UNION ALL
     SELECT a.bucket, a.dev_eui, a.quantity, a.avg, a.min, a.max, a.count
     FROM readings_1h a JOIN {devices} USING (dev_eui)
-    WHERE $__interval_ms >= {_MS_1H} AND a.quantity IN ({qs}) AND $__timeFilter(a.bucket)
+    WHERE {_HOURLY} AND a.quantity IN ({qs}) AND $__timeFilter(a.bucket)
 )"""
 
 

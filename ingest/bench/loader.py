@@ -33,6 +33,7 @@ __all__ = ["LoadStats", "load_dataset", "check_rollups"]
 CHUNK_S = 6 * 3600
 _ORIGIN_US = 946_857_600 * 1_000_000          # 2000-01-03 00:00 UTC: time_bucket's origin, used by the writer
 _ROLLUPS = (("readings_15m", 900), ("readings_1h", 3600))
+_LOADED = ("readings", "positions", "readings_15m", "readings_1h")
 _COLUMNS = {
     "readings": "readings (time, dev_eui, quantity, value)",
     "positions": "positions (time, dev_eui, latitude, longitude, altitude, accuracy)",
@@ -150,6 +151,24 @@ def _register(conn: psycopg.Connection, members: dict[str, list[BenchDevice]]) -
                         "VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb)", rows)
 
 
+def _drop_keys(conn: psycopg.Connection, tables: tuple[str, ...]) -> list[str]:
+    """Drop the primary keys and indexes of *tables*; return the statements that rebuild them as migrated."""
+    keys: list[str] = []
+    indexes: list[str] = []
+    for table in tables:
+        for name, definition in conn.execute(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
+                "AND contype = 'p'", (table,)).fetchall():
+            conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+            keys.append(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+        for name, definition in conn.execute(
+                "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+                "WHERE indrelid = %s::regclass", (table,)).fetchall():
+            conn.execute(f"DROP INDEX {name}")
+            indexes.append(definition)
+    return keys + indexes
+
+
 def load_dataset(conn: psycopg.Connection, url: str, *, devices: int, days: float, seed: int = 1,
                  end: datetime | None = None, progress: Callable[[str], None] = print) -> LoadStats:
     """Fill the freshly migrated, empty database at *url* (*conn*: autocommit) with ``days`` of history."""
@@ -158,24 +177,13 @@ def load_dataset(conn: psycopg.Connection, url: str, *, devices: int, days: floa
     members = fleet(devices)
     stats = LoadStats()
     _register(conn, members)
-    for table in ("readings", "positions", "readings_15m", "readings_1h"):
-        conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT {table}_pkey")
-    conn.execute("DROP INDEX readings_time_idx, positions_time_idx, readings_15m_bucket_idx")
-    conn.execute("DROP INDEX IF EXISTS readings_1h_bucket_idx")
+    keys = _drop_keys(conn, _LOADED)
     _copy_series(url, members, start_s, end_s, seed, stats, progress)
     progress(f"  copied {stats.readings:,} readings, {stats.positions:,} positions, {stats.rollup_rows:,} rollup "
              "rows; building indexes")
     began = time.perf_counter()
     conn.execute("SET maintenance_work_mem = '1GB'")
-    for statement in (
-            "ALTER TABLE readings ADD CONSTRAINT readings_pkey PRIMARY KEY (dev_eui, quantity, time)",
-            "CREATE INDEX readings_time_idx ON readings (time DESC)",
-            "ALTER TABLE positions ADD CONSTRAINT positions_pkey PRIMARY KEY (dev_eui, time)",
-            "CREATE INDEX positions_time_idx ON positions (time DESC)",
-            "ALTER TABLE readings_15m ADD CONSTRAINT readings_15m_pkey PRIMARY KEY (dev_eui, quantity, bucket)",
-            "CREATE INDEX readings_15m_bucket_idx ON readings_15m (bucket DESC)",
-            "ALTER TABLE readings_1h ADD CONSTRAINT readings_1h_pkey PRIMARY KEY (dev_eui, quantity, bucket)",
-            "CREATE INDEX readings_1h_bucket_idx ON readings_1h (bucket DESC)"):
+    for statement in keys:
         conn.execute(statement)
     # every family reports its battery in each uplink: its hourly counts are the uplink counts
     conn.execute("""INSERT INTO device_state (dev_eui, last_seen, uplinks)

@@ -4,12 +4,15 @@ A dedicated database (``--database``, dropped and recreated unless ``--reuse``) 
 ``--days`` of data for ``--devices`` devices (``ingest/bench/dataset.py``). Then every SQL panel of the Air quality
 board (over its default range, a week: 250 rooms for 1 000 devices) and of the Flocks board (a day: 50 collars) is
 expanded exactly as Grafana would send it — template variables at *All*, ``$__interval`` from the time range and
-the panel's width in pixels on a 1920-pixel screen, macros by ``dashboards.macros`` — and run ``--repeat`` times;
-p50/p95 are printed per panel. The Flocks track panel is repeated per flock in Grafana; it is timed with all
-flocks at once (50 collars), its heaviest form.
+the panel's width in pixels on a 1920-pixel screen, macros by ``dashboards.macros`` — and run ``--repeat`` times,
+in a session with the settings of the role Grafana reads with (``GRAFANA_ROLE``);
+p50/p95, rows and the tables the plan reads are printed per panel. The CO2 panel is also timed over a day and 30
+days. The Flocks track panel is repeated per flock in Grafana; it is timed with all flocks at once (50
+collars), its heaviest form. "As migrated" is the schema of ``beffroi migrate`` (the loader rebuilds the keys and
+indexes the migrations defined); ``--tune`` adds what was measured but not migrated.
 
 Plain PostgreSQL only: TimescaleDB is not installed on this machine, so its continuous aggregates are not measured
-here (the rollups are the plain-PostgreSQL tables the writer maintains).
+here (the rollups are the plain-PostgreSQL tables Beffroi maintains).
 """
 
 from __future__ import annotations
@@ -27,30 +30,29 @@ from psycopg import sql
 
 from ingest.migrate import migrate
 
-__all__ = ["register", "run", "panel_queries", "time_query"]
+__all__ = ["register", "run", "panel_queries", "time_query", "sources"]
 
 BOARDS = (("beffroi-air-quality", timedelta(days=7)), ("beffroi-flocks", timedelta(days=1)))
+# the issue's heaviest panel, also timed over the ranges around its default week (at Grafana's interval for each)
+OTHER_SPANS = {("beffroi-air-quality", "CO2 per room"): (timedelta(days=1), timedelta(days=30))}
 SCREEN_PX = 1850            # usable width of a 1920-pixel screen: Grafana's maxDataPoints is the panel width
 ROLLUP_INTERVALS = (timedelta(minutes=15), timedelta(hours=1))
+SOURCES = ("readings", "readings_15m", "readings_1h", "positions")
 
-# ``--tune``: what docs/performance.md proposes for the read path, applied to the bench database only.
-# Covering keys: a row written uplink after uplink shares its heap page with a thousand other devices' rows, so a
-# week of one room costs a page per reading; with the value in the key the same scan reads only index pages.
-# time_bucket as date_bin (C, inlined) instead of numeric arithmetic. jit off and 64 MB work_mem are settings of
-# the role Grafana connects with (ALTER ROLE ... SET), here of the session.
+# The session settings of the role Grafana reads with (docker/timescaledb/initdb/10-beffroi.sh, docs/deployment.md
+# "The Grafana role"); on plain PostgreSQL migration 0060 already turns JIT off for the database.
+GRAFANA_ROLE = ("SET work_mem = '64MB'", "SET jit = off")
+
+# ``--tune``: what was measured but not migrated (ingest/migrations/0060_read_path.postgresql.sql says why),
+# applied to the bench database only: covering keys on the rollups give index-only scans, but every refresh of
+# a current bucket would then be a non-HOT update.
 TUNE_SCHEMA = (
-    "ALTER TABLE readings DROP CONSTRAINT readings_pkey, "
-    "ADD CONSTRAINT readings_pkey PRIMARY KEY (dev_eui, quantity, time) INCLUDE (value)",
     "ALTER TABLE readings_15m DROP CONSTRAINT readings_15m_pkey, "
     "ADD CONSTRAINT readings_15m_pkey PRIMARY KEY (dev_eui, quantity, bucket) INCLUDE (avg, min, max, count)",
     "ALTER TABLE readings_1h DROP CONSTRAINT readings_1h_pkey, "
     "ADD CONSTRAINT readings_1h_pkey PRIMARY KEY (dev_eui, quantity, bucket) INCLUDE (avg, min, max, count)",
-    "CREATE OR REPLACE FUNCTION time_bucket(bucket_width interval, ts timestamptz) RETURNS timestamptz "
-    "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS "
-    "$$ SELECT date_bin(bucket_width, ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') $$",
-    "VACUUM (ANALYZE) readings", "VACUUM (ANALYZE) readings_15m", "VACUUM (ANALYZE) readings_1h",
+    "VACUUM (ANALYZE) readings_15m", "VACUUM (ANALYZE) readings_1h",
 )
-TUNE_SESSION = ("SET jit = off", "SET work_mem = '64MB'")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,8 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--drop", action="store_true", help="drop the database at the end (it can take GBs)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--tune", action="store_true",
-                   help="then apply the read-path changes of docs/performance.md to the bench database and time "
-                        "the panels again")
+                   help="then apply what was measured but not migrated (covering keys on the rollups) to the "
+                        "bench database and time the panels again")
     p.set_defaults(func=run)
 
 
@@ -100,8 +102,9 @@ def _prepare(admin_url: str, url: str, args: argparse.Namespace) -> dict[str, An
 def panel_queries(now: datetime) -> list[tuple[str, str, str]]:
     """(board uid, panel label, SQL as PostgreSQL receives it) for the benchmarked boards' SQL panels.
 
-    A panel whose SQL follows ``$__interval`` is also timed at 15 minutes and one hour (when its automatic interval
-    is finer), the intervals from which it reads the ``readings_15m`` and ``readings_1h`` rollups."""
+    A panel whose SQL chooses its source by ``$__interval`` alone is also timed at 15 minutes and one hour (when its
+    automatic interval is finer), the intervals at which it reads the rollups; the panels of ``OTHER_SPANS`` are
+    also timed over those ranges, at their automatic interval."""
     from dashboards.build import render_all
     from dashboards.grafana import POSTGRES
     from dashboards.macros import ALL, TimeRange, Variable, expand, grafana_interval
@@ -112,21 +115,22 @@ def panel_queries(now: datetime) -> list[tuple[str, str, str]]:
         board = boards[uid]
         variables = {v["name"]: Variable(v["name"], (ALL,), bool(v.get("multi")), bool(v.get("includeAll")),
                                          v.get("allValue")) for v in board.get("templating", {}).get("list", [])}
-        time_range = TimeRange.last(span, now)
         for panel in board.get("panels", []):
             width_px = panel.get("gridPos", {}).get("w", 24) * SCREEN_PX // 24
             auto = grafana_interval(span, panel.get("maxDataPoints") or width_px)
             for target in panel.get("targets", []):
                 if target.get("datasource", {}).get("type") != POSTGRES:
                     continue
-                intervals = [auto]
-                if "$__interval" in target["rawSql"]:
-                    intervals += [i for i in ROLLUP_INTERVALS if i > auto]
-                for interval in intervals:
+                runs = [(span, auto)]
+                if "$__interval" in target["rawSql"] and "$__unixEpochFrom()" not in target["rawSql"]:
+                    runs += [(span, i) for i in ROLLUP_INTERVALS if i > auto]
+                runs += [(other, grafana_interval(other, panel.get("maxDataPoints") or width_px))
+                         for other in OTHER_SPANS.get((uid, panel["title"]), ())]
+                for run_span, interval in runs:
                     # the provisioned data source has the TimescaleDB flag on both flavours (dashboards/provision.py)
-                    query = expand(target["rawSql"], time_range=time_range, interval=interval,
+                    query = expand(target["rawSql"], time_range=TimeRange.last(run_span, now), interval=interval,
                                    variables=variables, timescaledb=True)
-                    label = f"{panel['title']} [{target['refId']}] {_span(span)} @{_span(interval)}"
+                    label = f"{panel['title']} [{target['refId']}] {_span(run_span)} @{_span(interval)}"
                     out.append((uid, label, query))
     return out
 
@@ -153,6 +157,24 @@ def time_query(conn: psycopg.Connection, query: str, repeat: int, budget_s: floa
     return times, rows
 
 
+def sources(conn: psycopg.Connection, query: str) -> list[str]:
+    """The time-series tables *query* reads, from its plan: branches PostgreSQL discards (a constant-false guard)
+    do not appear in it."""
+    plan = conn.execute(b"EXPLAIN (FORMAT JSON) " + query.encode()).fetchone()[0]  # type: ignore[index]
+    found: set[str] = set()
+
+    def walk(node: dict[str, Any]) -> None:
+        if node.get("One-Time Filter") == "false":
+            return
+        if node.get("Relation Name") in SOURCES:
+            found.add(node["Relation Name"])
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan[0]["Plan"])
+    return sorted(found)
+
+
 def _volume(conn: psycopg.Connection) -> dict[str, Any]:
     def one(q: str) -> Any:
         row = conn.execute(q).fetchone()
@@ -172,7 +194,7 @@ def _volume(conn: psycopg.Connection) -> dict[str, Any]:
 
 
 def _tuned(conn: psycopg.Connection) -> bool:
-    row = conn.execute("SELECT indnatts > indnkeyatts FROM pg_index WHERE indexrelid = 'readings_pkey'::regclass"
+    row = conn.execute("SELECT indnatts > indnkeyatts FROM pg_index WHERE indexrelid = 'readings_1h_pkey'::regclass"
                        ).fetchone()
     return bool(row and row[0])
 
@@ -185,6 +207,7 @@ def _time_panels(conn: psycopg.Connection, repeat: int, figures: dict[str, Any],
         figures[f"{title}{suffix} p50 ms"] = round(statistics.median(times), 1)
         figures[f"{title}{suffix} p95 ms"] = round(p95, 1)
         figures[f"{title}{suffix} rows"] = rows
+        figures[f"{title}{suffix} reads"] = " + ".join(sources(conn, query)) or "-"
         worst = max(worst, p95)
     figures[f"worst panel p95 ms{suffix}"] = round(worst, 1)
 
@@ -204,7 +227,10 @@ def run(args: argparse.Namespace) -> int:
         figures.update(_volume(conn))
         figures["server"] = conn.execute("SHOW server_version").fetchone()[0]     # type: ignore[index]
         figures["shared_buffers"] = conn.execute("SHOW shared_buffers").fetchone()[0]  # type: ignore[index]
-        figures["jit"] = conn.execute("SHOW jit").fetchone()[0]                       # type: ignore[index]
+        figures["jit (database)"] = conn.execute("SHOW jit").fetchone()[0]            # type: ignore[index]
+        for statement in GRAFANA_ROLE:
+            conn.execute(statement)
+        figures["session (Grafana role)"] = ", ".join(s.removeprefix("SET ") for s in GRAFANA_ROLE)
         figures["load average (1 min)"] = round(os.getloadavg()[0], 2)
         _time_panels(conn, args.repeat, figures, "")
         if args.tune:
@@ -212,8 +238,6 @@ def run(args: argparse.Namespace) -> int:
             if not _tuned(conn):
                 for statement in TUNE_SCHEMA:
                     conn.execute(statement)
-            for statement in TUNE_SESSION:
-                conn.execute(statement)
             _time_panels(conn, args.repeat, figures, " (tuned)")
     if args.drop:
         with psycopg.connect(admin_url, autocommit=True) as admin:

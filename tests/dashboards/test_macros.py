@@ -112,3 +112,11 @@ def test_interval_and_range_variables() -> None:
 ])
 def test_grafana_interval_for_a_thousand_points(span: timedelta, expected: str) -> None:
     assert format_interval(grafana_interval(span, 1000)) == expected
+
+
+def test_epoch_bounds_are_whole_seconds_as_the_server_writes_them() -> None:
+    # the SQL engine's Interpolate: Unix seconds of the range, so a range length is an integer subtraction
+    start = datetime(2018, 4, 12, 18, 0, 0, 750000, tzinfo=UTC)
+    got = expand("$__unixEpochTo() - $__unixEpochFrom() > 172800", time_range=TimeRange(start, start + timedelta(days=2)),
+                 interval=timedelta(minutes=2), variables=[])
+    assert got == f"{int(start.timestamp()) + 172800} - {int(start.timestamp())} > 172800"

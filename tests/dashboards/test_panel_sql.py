@@ -10,22 +10,28 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.dashboards.support import Result, Target, boards, run, sql_targets, variable_options
+from tests.dashboards.support import Result, Target, boards, default_span, run, sql_targets, variable_options
 
 TARGETS = sql_targets()
-# Panel intervals that select each source: raw readings, readings_15m, readings_1h.
-TIERS = {"raw": timedelta(minutes=1), "15m": timedelta(minutes=30), "1h": timedelta(hours=2)}
+# Panel intervals, and the longest range, that select each source (dashboards/sql.py): raw readings (a day at
+# most), readings_15m, readings_1h. Panels that do not choose by range, and shorter boards, keep their range.
+TIERS = {"raw": (timedelta(minutes=1), timedelta(days=1)), "15m": (timedelta(minutes=30), timedelta(days=2)),
+         "1h": (timedelta(hours=2), None)}
 
 
-def _runs(conn: psycopg.Connection, target: Target, interval: timedelta,
+def _runs(conn: psycopg.Connection, target: Target, tier: str,
           timescaledb: bool = False) -> list[tuple[str, Result]]:
     """One result per repetition: a panel repeated by a variable runs once per option, with that value."""
+    interval, longest = TIERS[tier]
+    span = default_span(target.board)
+    if longest is not None and "$__unixEpochFrom()" in target.sql:
+        span = min(span, longest)
     repeat = target.panel.get("repeat")
     if not repeat:
-        return [("", run(conn, target.sql, target.board, interval=interval, timescaledb=timescaledb))]
+        return [("", run(conn, target.sql, target.board, interval=interval, span=span, timescaledb=timescaledb))]
     options = variable_options(conn, target.board, repeat)
     assert options, f"{target.name}: repeat variable ${repeat} has no options"
-    return [(value, run(conn, target.sql, target.board, interval=interval, selected={repeat: (value,)},
+    return [(value, run(conn, target.sql, target.board, interval=interval, span=span, selected={repeat: (value,)},
                         timescaledb=timescaledb)) for value in options]
 
 
@@ -95,8 +101,8 @@ def _check(target: Target, result: Result) -> None:
 @pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])
 def test_panel_sql_returns_what_the_panel_needs_at_every_resolution(scenario_db: psycopg.Connection,
                                                                      target: Target) -> None:
-    for tier, interval in TIERS.items():
-        for value, result in _runs(scenario_db, target, interval):
+    for tier in TIERS:
+        for value, result in _runs(scenario_db, target, tier):
             try:
                 _check(target, result)
             except AssertionError as exc:
@@ -108,9 +114,9 @@ def test_panel_sql_returns_what_the_panel_needs_at_every_resolution(scenario_db:
 def test_time_groups_also_work_with_the_timescaledb_flag(scenario_db: psycopg.Connection, target: Target) -> None:
     # the provisioned data source has the TimescaleDB flag: $__timeGroup becomes time_bucket(), which migration
     # 0030 provides on plain PostgreSQL; both expansions must give the same buckets
-    for interval in (TIERS["raw"], TIERS["1h"]):
-        plain = _runs(scenario_db, target, interval)
-        bucketed = _runs(scenario_db, target, interval, timescaledb=True)
+    for tier in ("raw", "1h"):
+        plain = _runs(scenario_db, target, tier)
+        bucketed = _runs(scenario_db, target, tier, timescaledb=True)
         for (_, a), (_, b) in zip(plain, bucketed, strict=True):
             _check(target, b)
             assert len(a.rows) == len(b.rows)

@@ -137,6 +137,15 @@ def test_the_database_init_creates_what_beffroi_connects_as() -> None:
     assert any(t.startswith("/docker-entrypoint-initdb.d/1") for _, t in _mounts("timescaledb"))
 
 
+def test_the_grafana_role_gets_the_read_path_settings() -> None:
+    # docs/deployment.md, "The Grafana role": what the dashboards' timings assume
+    user = _environment("grafana")["GRAFANA_PG_USER"]
+    init = (DOCKER / "timescaledb" / "initdb" / "10-beffroi.sh").read_text()
+    assert f"ALTER ROLE {user} SET work_mem = '64MB';" in init
+    assert f"ALTER ROLE {user} SET jit = off;" in init
+    assert "ALTER ROLE grafana_reader SET work_mem = '64MB'" in (ROOT / "docs" / "deployment.md").read_text()
+
+
 def _mosquitto_conf() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for line in (DOCKER / "mosquitto" / "mosquitto.conf").read_text().splitlines():

@@ -153,10 +153,10 @@ _CONSTANT = re.compile(r"^_?[A-Z][A-Z0-9_]*$")
 REVIEWED: dict[tuple[str, str], str] = {
     ("ingest/api/export.py", "table"): "_aggregate(table) is called only with the literals readings_15m/readings_1h",
     ("ingest/replay.py", "table"): "iterates the module constant _ROLLUPS (rollup table names)",
-    ("ingest/replay.py", "bounds[0]"): "a literal SQL fragment defined two lines above, with %(…)s parameters",
-    ("ingest/replay.py", "bounds[1]"): "a literal SQL fragment defined two lines above, with %(…)s parameters",
     ("ingest/bench/loader.py", "table"): "bench tool: iterates literal tuples of table names / the _ROLLUPS constant",
     ("ingest/bench/loader.py", "_COLUMNS[table]"): "bench tool: a constant mapping indexed by those table names",
+    ("ingest/bench/loader.py", "name"): "bench tool: key and index names read from pg_constraint / pg_index",
+    ("ingest/bench/loader.py", "definition"): "bench tool: pg_get_constraintdef() of the key it rebuilds, server text",
     ("dashboards/sql.py", "name"): "CTE names chosen by the board modules (literals)",
     ("dashboards/sql.py", "where"): "assembled from literal fragments and Grafana variables ($site) in the same module",
     ("dashboards/sql.py", "devices"): "the devices CTE text built by this module from literals",
