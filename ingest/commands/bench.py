@@ -18,6 +18,7 @@ BENCH_MODULES: tuple[str, ...] = (
     "ingest.bench.queries",
     "ingest.bench.backlog",
     "ingest.bench.memory",
+    "ingest.bench.receive",
 )
 
 
