@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
@@ -38,7 +39,7 @@ from ingest.retention import run_retention
 from ingest.rollups import run_rollup_refresh
 from ingest.writer import Writer, connector
 
-__all__ = ["Service", "run_service", "StartupError", "SHUTDOWN_COMMIT_S"]
+__all__ = ["Service", "run_service", "settle_gc", "StartupError", "SHUTDOWN_COMMIT_S"]
 
 log = logging.getLogger("beffroi.service")
 
@@ -174,6 +175,21 @@ def build_service(config: Config, flavour: Flavour, registry: ProfileRegistry) -
     context.extras.update(registry=registry, metrics_registry=metrics.registry, submit=service.submit_http,
                           writer=writer, pipeline=pipeline, flavour=flavour)
     return service
+
+
+def settle_gc(_service: Service | None = None) -> None:
+    """For a process that runs the service and nothing else (``beffroi run``, each ``--workers`` process), once it
+    serves: keep the cyclic garbage collector off what start-up loaded and off each message's short-lived objects.
+
+    Measured on backlog drains (``beffroi bench ingest --drain``, the collector timed through ``gc.callbacks``):
+    with the defaults the collector took 28 µs per uplink — every full collection walked the profiles, modules and
+    device directory again, and the queued messages were scanned every 700 allocations; with start-up objects
+    frozen and a 10 000-allocation young generation, 7 µs. Full collections keep their usual cadence relative to
+    the young generation, so cyclic garbage (exceptions, cancelled tasks) is still reclaimed. Not applied by
+    ``run_service`` itself: a process that embeds the service (tests, ``beffroi demo``) keeps its own settings."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 async def run_service(config: Config, *, stop: asyncio.Event | None = None, install_signals: bool = True,

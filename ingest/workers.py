@@ -55,11 +55,11 @@ def _worker_main(values: Mapping[str, Mapping[str, Any]], source: str, level: st
     import asyncio
 
     from ingest.logs import setup_logging
-    from ingest.service import run_service
+    from ingest.service import run_service, settle_gc
 
     setup_logging(level, fmt)
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # the parent turns Ctrl-C into one SIGTERM per worker
-    raise SystemExit(asyncio.run(run_service(Config(values, source))))
+    raise SystemExit(asyncio.run(run_service(Config(values, source), ready=settle_gc)))
 
 
 def run_workers(config: Config, count: int, *, level: str = "INFO",

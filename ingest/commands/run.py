@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import logging
 
-from ingest.service import run_service
+from ingest.service import run_service, settle_gc
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,4 +22,4 @@ def run(args: argparse.Namespace) -> int:
 
         level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
         return run_workers(args.settings, args.workers, level=level)
-    return asyncio.run(run_service(args.settings))
+    return asyncio.run(run_service(args.settings, ready=settle_gc))

@@ -263,3 +263,13 @@ async def test_start_up_publishes_the_loaded_profiles_for_the_dashboards(
     async with running(service_config(db_url, mqtt_url, unique)) as service:
         families = dict(db.execute("SELECT id, family FROM device_profiles").fetchall())
         assert families == {p.id: p.family for p in service.registry}
+
+
+def test_a_service_process_settles_the_garbage_collector_once_serving() -> None:
+    import subprocess
+    import sys
+
+    code = ("import gc; from ingest.service import settle_gc; before = gc.get_threshold(); settle_gc(); "
+            "print(before, gc.get_threshold(), gc.get_freeze_count() > 1000)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(")")
+    assert out[0] + ")" == "(700, 10, 10)" and out[1].strip() + ")" == "(10000, 10, 10)" and "True" in out[2]
