@@ -4,6 +4,7 @@ whole and in order whatever the packet boundaries, and what the lean path does n
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 
 import paho.mqtt as paho_mqtt
@@ -40,6 +41,10 @@ async def _consume(mqtt_url: str, topic: str, protocol: str, received: list[Inbo
     return consumer
 
 
+def _at_least(received: list[Inbound], count: int) -> bool:
+    return len(received) >= count
+
+
 def _publisher(mqtt_url: str, protocol: int) -> paho.Client:
     url = parse_mqtt_url(mqtt_url)
     client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"lean-pub-{os.getpid()}", protocol=protocol)
@@ -68,7 +73,8 @@ async def test_bursts_and_large_messages_arrive_whole_and_in_order(mqtt_url: str
         for start in range(0, len(sent), 500):
             for t, p, q in sent[start:start + 500]:
                 publisher.publish(t, p, qos=q)
-            await wait_for(lambda n=min(start + 500, len(sent)): len(received) >= n, "every message", limit_s=30)
+            await wait_for(functools.partial(_at_least, received, min(start + 500, len(sent))), "every message",
+                           limit_s=30)
         await asyncio.sleep(0.2)
         assert [(m.topic, m.payload) for m in received] == [(t, p) for t, p, _ in sent]
         tokens = [m.token for m in received]
