@@ -21,7 +21,8 @@ exclusive so that the Flood board's default *Last 2 days* keeps quarter-hour ris
 
 The three branches of one UNION ALL are guarded by constant predicates (Grafana substitutes numbers for the
 macros), so PostgreSQL only runs the one that applies. The rollups have the same columns on both storage
-flavours (continuous aggregates on TimescaleDB, tables kept by the writer on plain PostgreSQL).
+flavours (continuous aggregates on TimescaleDB; on plain PostgreSQL, tables the rollup refresher merges every few
+seconds, `ingest/rollups.py`).
 """
 
 from __future__ import annotations
