@@ -236,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
         if args.tune:
             print("  applying the read-path changes (--tune)", flush=True)
             if not _tuned(conn):
+                conn.execute("SET maintenance_work_mem = '1GB'")   # as the loader: keys of a year rebuilt in minutes
                 for statement in TUNE_SCHEMA:
                     conn.execute(statement)
             _time_panels(conn, args.repeat, figures, " (tuned)")

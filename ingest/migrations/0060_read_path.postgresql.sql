@@ -34,8 +34,8 @@ ALTER TABLE readings DROP CONSTRAINT readings_pkey,
 -- and each would add an entry to both rollup indexes. Measured on 3 days of hourly rows for 1 000 devices, six
 -- refreshes of each of 30 new hours: 21.9 -> 26.1 us of backend CPU per upserted row, HOT updates 31 % -> 0 %,
 -- the two indexes 45 -> 157 MB before vacuum. What it buys the CO2 week (42 000 hourly rows, one heap page each
--- without it): 30 ms of scan on a query of about 150 ms (30 days of data) - see docs/performance.md for the
--- year. Not worth a dearer refresh while ingest is the target Beffroi misses.
+-- without it): about 30 ms of scan on 125-225 ms of server time, with 30 days or a year of data
+-- (docs/performance.md). Not worth a dearer refresh while ingest is the target Beffroi misses.
 
 -- 3. No JIT for Beffroi's database. The dashboards' queries are short; JIT compilation is decided on row
 -- estimates, and a bad estimate (generate_series x jsonb_array_elements in the pastures panel, on an empty table)
