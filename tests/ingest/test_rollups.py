@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -95,20 +97,27 @@ async def test_two_refreshers_merge_each_partial_aggregate_once(module_db_url: s
         assert stored == expected
 
 
+@asynccontextmanager
+async def _refresher(url: str, metrics: Metrics) -> AsyncIterator[None]:
+    """The service's refresher task every 0.1 s on its own pool, cancelled on the way out whatever happens."""
+    async with AsyncConnectionPool(url, min_size=1, max_size=2, open=False) as pool:
+        task = asyncio.create_task(run_rollup_refresh(pool, metrics, every_s=0.1))
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_the_refresher_of_the_service_merges_on_its_schedule(module_db_url: str,
                                                                    mdb: psycopg.Connection) -> None:
     eui = new_eui()
     register(mdb, eui)
     metrics = Metrics()
-    async with AsyncConnectionPool(module_db_url, min_size=1, max_size=2, open=False) as pool:
-        task = asyncio.create_task(run_rollup_refresh(pool, metrics, every_s=0.1))
-        try:
-            await _write(module_db_url, _items(eui, range(1, 5), random.Random(1)))
-            await wait_for(lambda: count(mdb, "readings_1h", eui) > 0 and count(mdb, "rollup_pending", eui) == 0,
-                           "the refresher's merge")
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    async with _refresher(module_db_url, metrics):
+        await _write(module_db_url, _items(eui, range(1, 5), random.Random(1)))
+        await wait_for(lambda: count(mdb, "readings_1h", eui) > 0 and count(mdb, "rollup_pending", eui) == 0,
+                       "the refresher's merge")
     assert metrics.rollup_merged._value.get() >= 4            # one partial aggregate per quarter at least
     assert metrics.rollup_refreshed._value.get() > 0
     for expected, stored in _expected_and_stored(mdb, eui):
@@ -123,14 +132,11 @@ async def test_a_failing_merge_changes_nothing_and_is_retried(module_db_url: str
     pending = count(mdb, "rollup_pending", eui)
     mdb.execute("ALTER TABLE readings_1h ADD CONSTRAINT no_merge CHECK (count < 0) NOT VALID")
     try:
-        async with AsyncConnectionPool(module_db_url, min_size=1, max_size=1, open=False) as pool:
-            task = asyncio.create_task(run_rollup_refresh(pool, Metrics(), every_s=0.1))
+        async with _refresher(module_db_url, Metrics()):
             await wait_for(lambda: "rollup refresh failed" in caplog.text, "the warning")
             assert count(mdb, "rollup_pending", eui) == pending and count(mdb, "readings_15m", eui) == 0
             mdb.execute("ALTER TABLE readings_1h DROP CONSTRAINT no_merge")
             await wait_for(lambda: count(mdb, "rollup_pending", eui) == 0, "the merge after the repair")
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
     finally:
         mdb.execute("ALTER TABLE readings_1h DROP CONSTRAINT IF EXISTS no_merge")
     for expected, stored in _expected_and_stored(mdb, eui):
