@@ -84,7 +84,7 @@ async def test_flash_flood_one_alert_one_sms_one_email_ack_stops_escalation_rece
     def until(offset: str) -> list[Message]:
         return [m for m in messages if m.sim_time < start + parse_duration(offset)]
 
-    rising, one_hour_later, everything = until("1d03h30min"), until("1d04h30min"), messages
+    before_the_rise, one_hour_later, everything = until("1d02h30min"), until("1d04h30min"), messages
     token, _ = create_token(db, "astreinte-test", "operator", "test")
     config = service_config(
         db_url, mqtt_url, unique, rules_dir=rules, rules_clock="data", rules_tick_s=0.2,
@@ -96,10 +96,32 @@ async def test_flash_flood_one_alert_one_sms_one_email_ack_stops_escalation_rece
     def alerts() -> list[tuple[Any, ...]]:
         return db.execute("SELECT id, severity, state FROM alerts WHERE dev_eui = %s", (spec.dev_eui,)).fetchall()
 
+    def committed(message: Message) -> bool:
+        f_cnt = json.loads(message.payload)["fCnt"]
+        return db.execute("SELECT 1 FROM uplinks WHERE dev_eui = %s AND f_cnt = %s",
+                          (spec.dev_eui, f_cnt)).fetchone() is not None
+
+    async def publish_until_the_alert(rising: list[Message]) -> int:
+        """Publish one uplink at a time until the alert fires; return how many were published.
+
+        The engine runs on the data clock: had the whole rise been published at once, the on-call person would
+        "wait" its remaining half hour without acknowledging, and the repeat and the escalation would rightly
+        follow. One at a time, the data clock stands at most one uplink (5 min) past the firing when the test
+        acknowledges, as a person who answers at once would."""
+        for n, message in enumerate(rising, 1):
+            await asyncio.to_thread(_publish, mqtt_url, f"sim-{unique}", [message])
+            await wait_for(lambda m=message: committed(m), f"uplink {n} of the rise committed")
+            if alerts():
+                return n
+        raise AssertionError("the rise was published without the alert firing")
+
     try:
         async with running(config) as service:
             # the river rises: one critical alert, the person on call gets one SMS and one e-mail
-            await asyncio.to_thread(_publish, mqtt_url, f"sim-{unique}", rising)
+            await asyncio.to_thread(_publish, mqtt_url, f"sim-{unique}", before_the_rise)
+            await wait_for(lambda: committed(before_the_rise[-1]), "the quiet day before the rise", 30)
+            assert alerts() == []
+            published = len(before_the_rise) + await publish_until_the_alert(one_hour_later[len(before_the_rise):])
             await wait_for(lambda: len(sms) >= 1 and len(inbox.messages) >= 1, "the SMS and the e-mail", 30)
             await asyncio.sleep(1.0)
             assert [(a[1], a[2]) for a in alerts()] == [("critical", "firing")]
@@ -114,7 +136,7 @@ async def test_flash_flood_one_alert_one_sms_one_email_ack_stops_escalation_rece
                 async with http.post(f"http://{host}:{port}/api/alerts/{alert_id}/ack",
                                      headers={"Authorization": f"Bearer {token.raw}"}) as response:
                     assert response.status == 200, await response.text()
-            await asyncio.to_thread(_publish, mqtt_url, f"sim-{unique}", one_hour_later[len(rising):])
+            await asyncio.to_thread(_publish, mqtt_url, f"sim-{unique}", one_hour_later[published:])
             await wait_for(lambda: db.execute("SELECT count(*) FROM uplinks WHERE dev_eui = %s",
                                               (spec.dev_eui,)).fetchone()[0] >= len(set(
                                                   m.sim_time for m in one_hour_later)) * 0.9, "an hour more")
