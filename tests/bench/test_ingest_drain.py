@@ -50,3 +50,5 @@ def test_drain_mode_loses_nothing_and_prints_rates_ratio_and_cpu_per_uplink(
     assert figures["Beffroi CPU us per uplink: PostgreSQL (scratch database backends)"] > 0
     assert figures["naive CPU us per uplink: consumer process(es)"] > 0
     assert figures["naive rows stored"] > 0
+    # the rollup refresher's merges of this backlog were in Beffroi's CPU figure
+    assert figures["Beffroi rollups merged before the CPU was read"] == "yes"
