@@ -8,7 +8,7 @@ from grafana_foundation_sdk.builders.dashboard import Dashboard
 from dashboards import variables as v
 from dashboards.boards.common import new_board
 from dashboards.panels import bar_gauge, table_panel, time_series
-from dashboards.sql import devices_cte, points_cte, weighted_avg
+from dashboards.sql import devices_cte, points_cte, series_name, weighted_avg
 
 UID = "beffroi-air-quality"
 
@@ -22,7 +22,7 @@ def _series(quantity: str, column: str) -> str:
     return f"""
 WITH {DEV},
 {points_cte((quantity,))}
-SELECT $__timeGroupAlias(p.time, $__interval), d.building || ' / ' || d.room AS metric,
+SELECT $__timeGroupAlias(p.time, $__interval), {series_name("d.building || ' / ' || d.room")},
        {weighted_avg()} AS {column}
 FROM pts p
 JOIN dev d USING (dev_eui)

@@ -9,7 +9,7 @@ from dashboards import variables as v
 from dashboards.boards.common import new_board
 from dashboards.ingest_metrics import ingest_panels
 from dashboards.panels import table_panel, time_series, unit_override
-from dashboards.sql import devices_cte, last_value_cte, points_cte, weighted_avg
+from dashboards.sql import devices_cte, last_value_cte, points_cte, series_name, weighted_avg
 
 UID = "beffroi-fleet"
 
@@ -31,7 +31,7 @@ ORDER BY battery NULLS LAST, battery_voltage NULLS LAST
 BATTERY_HISTORY_SQL = f"""
 WITH {DEV},
 {points_cte(('battery',))}
-SELECT $__timeGroupAlias(p.time, $__interval), d.name AS metric, {weighted_avg()} AS battery
+SELECT $__timeGroupAlias(p.time, $__interval), {series_name('d.name')}, {weighted_avg()} AS battery
 FROM pts p
 JOIN dev d USING (dev_eui)
 GROUP BY 1, 2

@@ -14,7 +14,7 @@ from grafana_foundation_sdk.models import dashboard as dm
 from dashboards import variables as v
 from dashboards.boards.common import new_board
 from dashboards.panels import colour_override, geomap_panel, markers_layer, table_panel, time_series
-from dashboards.sql import devices_cte, last_value_cte, points_cte
+from dashboards.sql import devices_cte, last_value_cte, points_cte, series_name
 
 UID = "beffroi-flood"
 
@@ -73,7 +73,7 @@ rates AS (
     FROM pts p
     WINDOW w AS (PARTITION BY p.dev_eui ORDER BY p.time)
 )
-SELECT $__timeGroupAlias(r.time, $__interval), d.name AS metric, avg(r.rate) AS rise
+SELECT $__timeGroupAlias(r.time, $__interval), {series_name('d.name')}, avg(r.rate) AS rise
 FROM rates r
 JOIN dev d USING (dev_eui)
 WHERE r.rate IS NOT NULL

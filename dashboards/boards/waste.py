@@ -8,7 +8,7 @@ from grafana_foundation_sdk.builders.dashboard import Dashboard
 from dashboards import variables as v
 from dashboards.boards.common import new_board
 from dashboards.panels import geomap_panel, markers_layer, table_panel, time_series
-from dashboards.sql import devices_cte, last_value_cte, points_cte, weighted_avg
+from dashboards.sql import devices_cte, last_value_cte, points_cte, series_name, weighted_avg
 
 UID = "beffroi-waste"
 
@@ -78,7 +78,7 @@ ORDER BY hours_to_full, bin
 HISTORY_SQL = f"""
 WITH {DEV},
 {points_cte(('fill_level',))}
-SELECT $__timeGroupAlias(p.time, $__interval), d.name AS metric, {weighted_avg()} AS fill
+SELECT $__timeGroupAlias(p.time, $__interval), {series_name('d.name')}, {weighted_avg()} AS fill
 FROM pts p
 JOIN dev d USING (dev_eui)
 GROUP BY 1, 2

@@ -36,6 +36,8 @@ ALTER TABLE readings DROP CONSTRAINT readings_pkey,
 -- the two indexes 45 -> 157 MB before vacuum. What it buys the CO2 week (42 000 hourly rows, one heap page each
 -- without it): about 30 ms of scan on 125-225 ms of server time, with 30 days or a year of data
 -- (docs/performance.md). Not worth a dearer refresh while ingest is the target Beffroi misses.
+-- Superseded by 0070: on a quiet machine the heap fetches were half of the week's server time, and the
+-- refresher's extra cost did not show in a backlog drain.
 
 -- 3. No JIT for Beffroi's database. The dashboards' queries are short; JIT compilation is decided on row
 -- estimates, and a bad estimate (generate_series x jsonb_array_elements in the pastures panel, on an empty table)

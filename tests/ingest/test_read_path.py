@@ -1,4 +1,4 @@
-"""Migration 0060 (plain PostgreSQL): the dashboards' read path keeps its results and gets its settings."""
+"""Migrations 0060 and 0070 (plain PostgreSQL): the dashboards' read path keeps its results and gets its settings."""
 
 from __future__ import annotations
 
@@ -58,6 +58,23 @@ def test_readings_key_covers_the_value_and_still_refuses_duplicates(db: psycopg.
     assert inserted == []
     with pytest.raises(psycopg.errors.UniqueViolation):
         db.execute("INSERT INTO readings VALUES ('2025-01-01T00:00:00Z', 'a', 'co2', 402)")
+
+
+@pytest.mark.parametrize("rollup", ["readings_15m", "readings_1h"])
+def test_rollup_keys_cover_what_the_panels_read(empty_db_url: str, rollup: str) -> None:
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        migrate(conn, "postgresql")
+        conn.execute(f"INSERT INTO {rollup} (bucket, dev_eui, quantity, min, max, sum, count, last, last_time) "  # noqa: S608
+                     "SELECT b, 'a', 'co2', 400, 900, 600 * 6, 6, 500, b FROM generate_series("
+                     "TIMESTAMPTZ '2025-01-01', '2025-01-08', interval '1 hour') AS b")
+        conn.execute(f"VACUUM (ANALYZE) {rollup}")
+        conn.execute("SET enable_seqscan = off")       # a table this small would be read whole otherwise
+        conn.execute("SET enable_bitmapscan = off")
+        plan = "\n".join(r[0] for r in conn.execute(
+            f"EXPLAIN (ANALYZE, COSTS OFF) SELECT bucket, avg, min, max, count FROM {rollup} "  # noqa: S608
+            "WHERE dev_eui = 'a' AND quantity = 'co2' AND bucket >= '2025-01-02' AND bucket < '2025-01-05'"))
+        assert f"Index Only Scan using {rollup}_pkey" in plan, plan
+        assert "Heap Fetches: 0" in plan, plan
 
 
 def test_new_connections_to_the_migrated_database_run_without_jit(empty_db_url: str) -> None:

@@ -77,6 +77,14 @@ def test_timescaledb_migrations_create_hypertables_aggregates_and_policies(times
         compressed = {r[0] for r in conn.execute(
             "SELECT hypertable_name FROM timescaledb_information.hypertables WHERE compression_enabled")}
         assert {"readings", "positions", "uplinks"} <= compressed
+        # the dashboards read the aggregates index-only (0070): one covering index per aggregate, 0003's gone
+        indexes = dict(conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE 'readings\\_15m%' "
+            "OR indexname LIKE 'readings\\_1h%'").fetchall())
+        for view in ("readings_15m", "readings_1h"):
+            assert f"{view}_device_idx" not in indexes
+            assert indexes[f"{view}_device_covering_idx"].endswith(
+                "(dev_eui, quantity, bucket DESC) INCLUDE (avg, min, max, count)")
         # the continuous aggregates answer with the same columns as the plain-PostgreSQL rollups
         conn.execute("INSERT INTO readings VALUES (now() - interval '2 minutes', 'a', 'co2', 500), "
                      "(now() - interval '1 minute', 'a', 'co2', 400)")
