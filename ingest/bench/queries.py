@@ -9,9 +9,10 @@ in a session with the settings of the role Grafana reads with (``GRAFANA_ROLE``)
 p50/p95, rows and the tables the plan reads are printed per panel. The CO2 panel is also timed over a day and 30
 days. The Flocks track panel is repeated per flock in Grafana; it is timed with all flocks at once (50
 collars), its heaviest form. The schema is that of ``beffroi migrate`` (the loader rebuilds the keys and indexes
-the migrations defined). Each panel is timed twice: in the server alone (``EXPLAIN (ANALYZE, TIMING OFF)``: the
-query runs, no row leaves the server) and end to end, every row fetched into Python objects by psycopg, which for
-tens of thousands of rows costs more client CPU than Grafana's Go decoding would.
+the migrations defined). Each panel is timed three ways: end to end, every row fetched into Python objects by
+psycopg ("p50 ms"; for tens of thousands of rows most of the client's part is Python's); until libpq has received
+every row, nothing converted ("rows received"; the server's work, its text output and the transfer: what Grafana
+waits for before its own decoding); and in the server alone (``EXPLAIN (ANALYZE, TIMING OFF)``: no row leaves it).
 
 Plain PostgreSQL only: TimescaleDB is not installed on this machine, so its continuous aggregates are not measured
 here (the rollups are the plain-PostgreSQL tables Beffroi maintains).
@@ -28,11 +29,11 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 
 from ingest.migrate import migrate
 
-__all__ = ["register", "run", "panel_queries", "server_times", "time_query", "sources"]
+__all__ = ["register", "run", "panel_queries", "server_times", "time_query", "sources", "wire_times"]
 
 BOARDS = (("beffroi-air-quality", timedelta(days=7)), ("beffroi-flocks", timedelta(days=1)))
 # the issue's heaviest panel, also timed over the ranges around its default week (at Grafana's interval for each)
@@ -144,6 +145,22 @@ def time_query(conn: psycopg.Connection, query: str, repeat: int, budget_s: floa
     return times, rows
 
 
+def wire_times(conn: psycopg.Connection, query: str, repeat: int, budget_s: float = 30.0) -> list[float]:
+    """Times (ms) until libpq holds every row of *query* (text format): the server's work, its output functions
+    and the transfer, without turning the rows into Python objects. What any client waits for before its own
+    decoding (Grafana's is Go's, not measurable here). Runs as ``time_query`` counts them."""
+    times: list[float] = []
+    deadline = time.perf_counter() + budget_s
+    while len(times) < repeat and (len(times) < 3 or time.perf_counter() < deadline):
+        began = time.perf_counter()
+        result = conn.pgconn.exec_(query.encode())
+        elapsed = (time.perf_counter() - began) * 1000
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            raise psycopg.OperationalError((result.error_message or b"").decode(errors="replace"))
+        times.append(elapsed)
+    return times
+
+
 def server_times(conn: psycopg.Connection, query: str, repeat: int, budget_s: float = 30.0) -> list[float]:
     """Execution times (ms) of *query* in the server alone, rows produced but not sent: ``EXPLAIN (ANALYZE,
     TIMING OFF)``, which skips the per-node clocks that would inflate it. Runs as ``time_query`` counts them."""
@@ -203,6 +220,9 @@ def _time_panels(conn: psycopg.Connection, repeat: int, figures: dict[str, Any])
         p95 = _p95(times)
         figures[f"{title} p50 ms"] = round(statistics.median(times), 1)
         figures[f"{title} p95 ms"] = round(p95, 1)
+        on_wire = wire_times(conn, query, repeat)
+        figures[f"{title} rows received p50 ms"] = round(statistics.median(on_wire), 1)
+        figures[f"{title} rows received p95 ms"] = round(_p95(on_wire), 1)
         in_server = server_times(conn, query, repeat)
         figures[f"{title} server p50 ms"] = round(statistics.median(in_server), 1)
         figures[f"{title} server p95 ms"] = round(_p95(in_server), 1)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import pytest
 
 from ingest.bench.dataset import FAMILIES, fleet
 from ingest.bench.loader import check_rollups, load_dataset
-from ingest.bench.queries import panel_queries, server_times, time_query
+from ingest.bench.queries import panel_queries, server_times, time_query, wire_times
 
 
 def test_fleet_splits_devices_over_families_with_unique_euis() -> None:
@@ -44,6 +45,9 @@ def test_every_benchmarked_panel_runs_on_the_loaded_data(db_url: str) -> None:
         rows = {title: time_query(conn, query, 1)[1] for _uid, title, query in queries}
         co2_week = next(query for _uid, title, query in queries if title.startswith("CO2 per room [A] 7d"))
         in_server = server_times(conn, co2_week, 3)
+        received = wire_times(conn, co2_week, 3)
+        with pytest.raises(psycopg.Error, match="no_such_table"):
+            wire_times(conn, "SELECT * FROM no_such_table", 1)
     # the CO2 panel follows the range (a day, a week, 30 days); the panels that follow the interval alone are
     # timed at the rollups' intervals too
     assert {title.split("] ")[1].split(" @")[0] for title in rows if title.startswith("CO2 per room")} >= {"1d", "7d"}
@@ -51,3 +55,4 @@ def test_every_benchmarked_panel_runs_on_the_loaded_data(db_url: str) -> None:
     assert next(n for title, n in rows.items() if title.startswith("CO2 per room")) > 0
     assert next(n for title, n in rows.items() if title.startswith("Positions now [A]")) == 2
     assert len(in_server) == 3 and all(0 < t < 60_000 for t in in_server)      # ms, read from the server's plan
+    assert len(received) == 3 and all(0 < t < 60_000 for t in received)
