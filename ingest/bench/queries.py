@@ -148,7 +148,10 @@ def time_query(conn: psycopg.Connection, query: str, repeat: int, budget_s: floa
 def wire_times(conn: psycopg.Connection, query: str, repeat: int, budget_s: float = 30.0) -> list[float]:
     """Times (ms) until libpq holds every row of *query* (text format): the server's work, its output functions
     and the transfer, without turning the rows into Python objects. What any client waits for before its own
-    decoding (Grafana's is Go's, not measurable here). Runs as ``time_query`` counts them."""
+    decoding (Grafana's is Go's, not measurable here). Runs as ``time_query`` counts them. *conn* must be in
+    autocommit mode: the statement goes to libpq directly, past psycopg's transaction bookkeeping."""
+    if not conn.autocommit:
+        raise ValueError("wire_times needs an autocommit connection")
     times: list[float] = []
     deadline = time.perf_counter() + budget_s
     while len(times) < repeat and (len(times) < 3 or time.perf_counter() < deadline):
