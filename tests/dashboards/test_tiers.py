@@ -7,7 +7,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from dashboards.boards import air_quality
+from dashboards.boards import air_quality, fleet, flood, waste
 from dashboards.macros import grafana_interval
 from dashboards.sql import source_for
 from tests.dashboards.support import boards, run
@@ -110,3 +110,17 @@ def test_a_week_at_grafanas_interval_draws_the_hourly_means_of_the_raw_readings(
     assert all(t % 3600 == 0 for t in shown)
     for bucket in interior:
         assert abs(shown[bucket] - raw[bucket]) < 1e-6, bucket
+
+
+@pytest.mark.parametrize(("uid", "sql"), [
+    (air_quality.UID, CO2),
+    (waste.UID, waste.HISTORY_SQL),
+    (flood.UID, flood.RISE_SQL),
+    (fleet.UID, fleet.BATTERY_HISTORY_SQL),
+])
+def test_per_device_series_group_their_names_bytewise(scenario_db: psycopg.Connection, uid: str, sql: str) -> None:
+    # hundreds of rows share each timestamp: a linguistic collation would compare their names with strcoll
+    plan = run(scenario_db, "EXPLAIN (VERBOSE, COSTS OFF)\n" + sql, boards()[uid], span=7 * DAY,
+               interval=timedelta(minutes=5)).column("QUERY PLAN")
+    keys = [line for line in plan if "Group Key:" in line or "Sort Key:" in line]
+    assert any('COLLATE "C"' in line and ("name" in line or "room" in line) for line in keys), "\n".join(plan)
