@@ -24,6 +24,7 @@ import argparse
 import os
 import statistics
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -131,18 +132,27 @@ def _span(delta: timedelta) -> str:
     return f"{seconds}s"
 
 
+def _runs(measure: Callable[[], float], repeat: int, budget_s: float) -> list[float]:
+    """*measure()* (it returns ms) at most *repeat* times, fewer (at least 3) when they exceed *budget_s* in all."""
+    times: list[float] = []
+    deadline = time.perf_counter() + budget_s
+    while len(times) < repeat and (len(times) < 3 or time.perf_counter() < deadline):
+        times.append(measure())
+    return times
+
+
+def _elapsed_ms(action: Callable[[], object]) -> float:
+    began = time.perf_counter()
+    action()
+    return (time.perf_counter() - began) * 1000
+
+
 def time_query(conn: psycopg.Connection, query: str, repeat: int, budget_s: float = 30.0) -> tuple[list[float], int]:
     """Run times (ms) of *query* fetching every row, after one warm-up run, and its row count.
 
     At most *repeat* runs, fewer (at least 3) when they exceed *budget_s* in all."""
     rows = len(conn.execute(query).fetchall())
-    times: list[float] = []
-    deadline = time.perf_counter() + budget_s
-    while len(times) < repeat and (len(times) < 3 or time.perf_counter() < deadline):
-        began = time.perf_counter()
-        conn.execute(query).fetchall()
-        times.append((time.perf_counter() - began) * 1000)
-    return times, rows
+    return _runs(lambda: _elapsed_ms(lambda: conn.execute(query).fetchall()), repeat, budget_s), rows
 
 
 def wire_times(conn: psycopg.Connection, query: str, repeat: int, budget_s: float = 30.0) -> list[float]:
@@ -152,28 +162,25 @@ def wire_times(conn: psycopg.Connection, query: str, repeat: int, budget_s: floa
     autocommit mode: the statement goes to libpq directly, past psycopg's transaction bookkeeping."""
     if not conn.autocommit:
         raise ValueError("wire_times needs an autocommit connection")
-    times: list[float] = []
-    deadline = time.perf_counter() + budget_s
-    while len(times) < repeat and (len(times) < 3 or time.perf_counter() < deadline):
-        began = time.perf_counter()
+
+    def receive() -> None:
         result = conn.pgconn.exec_(query.encode())
-        elapsed = (time.perf_counter() - began) * 1000
         if result.status != pq.ExecStatus.TUPLES_OK:
             raise psycopg.OperationalError((result.error_message or b"").decode(errors="replace"))
-        times.append(elapsed)
-    return times
+
+    return _runs(lambda: _elapsed_ms(receive), repeat, budget_s)
 
 
 def server_times(conn: psycopg.Connection, query: str, repeat: int, budget_s: float = 30.0) -> list[float]:
     """Execution times (ms) of *query* in the server alone, rows produced but not sent: ``EXPLAIN (ANALYZE,
     TIMING OFF)``, which skips the per-node clocks that would inflate it. Runs as ``time_query`` counts them."""
     explain = b"EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + query.encode()
-    times: list[float] = []
-    deadline = time.perf_counter() + budget_s
-    while len(times) < repeat and (len(times) < 3 or time.perf_counter() < deadline):
+
+    def execution_ms() -> float:
         plan = conn.execute(explain).fetchone()[0]  # type: ignore[index]
-        times.append(float(plan[0]["Execution Time"]))
-    return times
+        return float(plan[0]["Execution Time"])
+
+    return _runs(execution_ms, repeat, budget_s)
 
 
 def sources(conn: psycopg.Connection, query: str) -> list[str]:
