@@ -121,8 +121,8 @@ def series_name(expression: str) -> str:
 
     Such a panel groups by (time, metric) and Grafana needs its rows in time order, so PostgreSQL sorts by both; at
     the hundreds of rows sharing each timestamp most comparisons reach the name. Under the database's linguistic
-    collation each is a ``strcoll`` call, and the week of CO2 for 250 rooms spent about a third of its server time
-    there (docs/performance.md, "Queries"). Grouping only needs equal names to be equal; Grafana orders the legend
+    collation each is a ``strcoll`` call, and the week of CO2 for 250 rooms spent 10-40 % of its server time there
+    (docs/performance.md, "Queries"). Grouping only needs equal names to be equal; Grafana orders the legend
     itself."""
     return f'({expression}) COLLATE "C" AS metric'
 
